@@ -139,6 +139,9 @@ class Candidate:
     calls: list = field(default_factory=list)  # the calls of the current example: (args tuple)
     hung: str | None = None  # set after a timeout: later calls in the same test fail at once
 
+    def __repr__(self) -> str:
+        return f"Candidate({self.spec!r})"
+
     @classmethod
     def from_spec(cls, spec: str, **kwargs) -> "Candidate":
         return cls(load(spec), spec=spec, **kwargs)
