@@ -2,31 +2,35 @@
 
 Tolerance policy (documented contract of the suite)
 ---------------------------------------------------
-Results are compared with the float64 oracle *row by row, normwise*: for row i,
+The implementation's output is compared with the float64 oracle row by row, against an *error scale* computed by the
+oracle alongside the values: a first-order model of float rounding propagated through the network.
 
-    max_j |out[i, j] - oracle[i, j]|  <=  tol(dtype, N, F) * scale_i
+    layer n adds rounding noise   d_n = eps * (|h_{n-1}| @ |K_n|)        (the magnitude of the terms of the matmul)
+    and carries the earlier noise  v_n = mask_n * (v_{n-1} @ K_n**2 + d_n**2),  sigma = sqrt(v_N)
 
-where ``scale_i`` is ``max_j |z_N[i, j]|``, the magnitude of that row's last pre-activation in the oracle (the scale at
-which the last matmul was computed; it is >= the row's largest output). When that is exactly 0 (the row died in an
-earlier layer) the largest pre-activation magnitude of any layer of the row is used; for N = 0 the row's input
-magnitude. A row whose scale is 0 must match exactly. Row-wise, because rows are independent computations with
-magnitudes from 1e-3 to 1e3: a batch-wide norm would hide errors in the small rows. Elementwise relative error is the
-wrong tool: it explodes on tiny entries that are pure cancellation.
+where ``mask_n`` keeps the units that are active in the oracle (or within 4 sigma of the relu kink) and ``eps`` is the
+machine epsilon of the dtype the computation runs in. Row i passes when
 
-    tol(dtype, N, F) = 16 * eps(dtype) * sqrt(F) * max(N, 1)
+    max_j |out[i, j] - oracle[i, j]|  <=  C * max_j sigma[i, j],    C = 32.
 
-with ``eps`` the machine epsilon of the dtype the computation runs in (float32: 1.19e-7, so 3.1e-5 at F=16, N=8 — a
-1e-3 relative error is rejected by a factor of 30 at the loosest bucket). Calibrated in ``tests/test_tolerance.py``:
-float32 on CPU stays far below it.
+Why this and not a norm of the output: at depth a row's output can be a small difference of large terms (cancellation
+in a dot product); a tolerance relative to the output then rejects correct float32 implementations (measured: up to
+44x eps*sqrt(F)*N of the row's scale), while a tolerance relative to the input is vacuous at depth (1000x looser than
+the output at the 90th percentile). Measured on the strategies' buckets plus F up to 256 and N up to 16, ~2,700
+cases per implementation: ``err / sigma`` never exceeded 1.46 for fast, pure_jax and numpy_loop (so C = 32 leaves a
+margin of 20x), and ``sigma`` is a median 4.8 eps (99th percentile 69 eps) of the row's largest output, so a relative
+error of 1e-3 in float32 exceeds ``C * sigma`` in almost every row (``tests/test_tolerance.py``). Rows whose sigma is 0
+(N = 0, zero rows, rows dead from the first layer) must match exactly.
+
+Comparisons of the implementation with itself (permutation, locality, homogeneity) use the same scale: two float32
+evaluations of one row differ by rounding alone.
 
 Matmul precision: the suite pins ``jax_default_matmul_precision`` to ``"highest"`` while it runs (see the plugin's
 ``--matmul-precision``) so on GPU/TPU the float32 comparison is not against TF32/bf16 passes; the policy above is for
-true float32 arithmetic.
+true arithmetic of the dtype.
 """
 
 from __future__ import annotations
-
-import math
 
 import numpy as np
 
@@ -34,16 +38,16 @@ import composed
 from composed.oracle import preactivations
 from properties.candidate import as_output
 
+#: Safety factor over the propagated rounding scale (see the module docstring).
+C = 32.0
+#: Units within this many sigma of the relu kink count as active when propagating the error scale.
+KINK = 4.0
+
 
 def eps(dtype) -> float:
     import jax.numpy as jnp
 
     return float(jnp.finfo(dtype).eps)
-
-
-def tolerance(dtype, num_layers: int, features: int) -> float:
-    """The normwise row tolerance relative to the row's scale (see the module docstring)."""
-    return 16.0 * eps(dtype) * math.sqrt(features) * max(num_layers, 1)
 
 
 def _event(text: str) -> None:
@@ -55,12 +59,25 @@ def _event(text: str) -> None:
         pass
 
 
-def row_scales(x64: np.ndarray, zs: list[np.ndarray]) -> np.ndarray:
-    if not zs:
-        return np.max(np.abs(x64), axis=1, initial=0.0)
-    last = np.max(np.abs(zs[-1]), axis=1, initial=0.0)
-    every = np.max([np.max(np.abs(z), axis=1, initial=0.0) for z in zs], axis=0)
-    return np.where(last > 0, last, every)
+def error_scale(seed, x_batch, num_layers, features, dtype) -> np.ndarray:
+    """Per-row rounding scale ``max_j sigma[i, j]`` (B,) of the computation in ``dtype`` (module docstring)."""
+    x = np.asarray(x_batch)
+    n = int(num_layers)
+    if n == 0 or x.shape[0] == 0:
+        return np.zeros(x.shape[0])
+    zs = preactivations(seed, x, num_layers, features)
+    kernel, _ = composed.params(seed, num_layers, features)
+    u = eps(dtype)
+    h = np.asarray(x, dtype=np.float64)
+    v = np.zeros_like(h)
+    with np.errstate(invalid="ignore", over="ignore"):
+        for layer, z in enumerate(zs):
+            k = kernel[layer].astype(np.float64)
+            v = v @ (k * k) + (u * (np.abs(h) @ np.abs(k))) ** 2
+            v = np.where(z > -KINK * np.sqrt(v), v, 0.0)
+            h = np.maximum(z, 0.0)
+        scale = np.sqrt(np.max(v, axis=1, initial=0.0))
+    return np.where(np.isfinite(scale), scale, np.inf)
 
 
 def output_matrix(out, rows: int, features: int) -> np.ndarray:
@@ -73,57 +90,56 @@ def output_matrix(out, rows: int, features: int) -> np.ndarray:
 
 
 def assert_matches_oracle(out, seed, x_batch, num_layers, features, *, dtype=None, label="output") -> np.ndarray:
-    """Assert ``out`` equals the float64 oracle within the row-wise normwise tolerance. Returns the oracle (B, F)."""
+    """Assert ``out`` equals the float64 oracle within ``C * sigma`` per row. Returns the oracle as (B, F)."""
     n, f = int(num_layers), int(features)
     x = np.asarray(x_batch)
     rows = x.shape[0]
     ref = composed.oracle(seed, x, num_layers, features).reshape(rows, f)
-    zs = preactivations(seed, x, num_layers, features) if n else []
     got = output_matrix(out, rows, f)
     if dtype is None:
         dtype = np.asarray(as_output(out)).dtype
-    tol = tolerance(dtype, n, f)
     _event(f"oracle output all zero: {bool(rows and not np.any(ref))}")
-    scales = row_scales(np.asarray(x, dtype=np.float64), zs)
     same_nan = np.isnan(ref) == np.isnan(got)
-    finite = np.isfinite(ref)
-    assert same_nan.all(), f"{label}: NaN where the oracle has none (or the reverse) at rows {np.where(~same_nan.all(1))[0].tolist()}"
+    assert same_nan.all(), (
+        f"{label}: NaN where the oracle has none (or the reverse) in rows {np.where(~same_nan.all(1))[0].tolist()}"
+    )
     inf_ok = np.where(np.isinf(ref), ref == got, True)
-    assert inf_ok.all(), f"{label}: infinities differ from the oracle at rows {np.where(~inf_ok.all(1))[0].tolist()}"
-    diff = np.where(finite, np.abs(got - np.where(finite, ref, 0.0)), 0.0)
+    assert inf_ok.all(), f"{label}: infinities differ from the oracle in rows {np.where(~inf_ok.all(1))[0].tolist()}"
+    finite = np.isfinite(ref)
+    with np.errstate(invalid="ignore"):
+        diff = np.where(finite, np.abs(got - np.where(finite, ref, 0.0)), 0.0)
     diff = np.where(np.isnan(diff), np.inf, diff)
     err = np.max(diff, axis=1, initial=0.0)
-    bad = err > tol * scales
+    scale = error_scale(seed, x, num_layers, features, dtype)
+    bad = ~(err <= C * scale)
     if bad.any():
-        i = int(np.argmax(np.where(bad, err / np.maximum(scales, 1e-300), -1)))
+        i = int(np.argmax(np.where(bad, err / np.maximum(scale, 1e-300), -1)))
         j = int(np.argmax(diff[i]))
-        rel = err[i] / scales[i] if scales[i] else math.inf
         raise AssertionError(
             f"{label} differs from the float64 oracle (explicit loop over layers) in {int(bad.sum())} of {rows} rows.\n"
-            f"  worst row {i}: max|out - oracle| = {err[i]:.3g} = {rel:.3g} x row scale {scales[i]:.3g}, "
-            f"tolerance {tol:.3g} x scale (dtype {np.dtype(dtype).name}, N={n}, F={f})\n"
+            f"  worst row {i}: max|out - oracle| = {err[i]:.3g}, tolerance {C:g} x rounding scale {scale[i]:.3g} "
+            f"= {C * scale[i]:.3g} (dtype {np.dtype(dtype).name}, N={n}, F={f}); row max |oracle| = "
+            f"{np.max(np.abs(ref[i]), initial=0.0):.3g}\n"
             f"  at [{i}, {j}]: got {got[i, j]!r}, oracle {ref[i, j]!r}\n"
-            f"  row {i} got    {np.array2string(got[i], precision=6, max_line_width=200)}\n"
-            f"  row {i} oracle {np.array2string(ref[i], precision=6, max_line_width=200)}"
+            f"  row {i} got    {np.array2string(got[i], precision=8, max_line_width=200)}\n"
+            f"  row {i} oracle {np.array2string(ref[i], precision=8, max_line_width=200)}"
         )
     return ref
 
 
-def assert_rows_close(a, b, *, dtype, num_layers, features, label: str) -> None:
-    """Two (B, F) results of the implementation agree row by row within the tolerance (relative to each row's max)."""
+def assert_rows_close(a, b, *, scale, label: str) -> None:
+    """Two (B, F) results of the implementation agree row by row within ``C * scale`` (two evaluations' rounding)."""
     a = np.asarray(a, dtype=np.float64)
     b = np.asarray(b, dtype=np.float64)
     assert a.shape == b.shape, f"{label}: shapes {a.shape} and {b.shape} differ"
-    tol = tolerance(dtype, int(num_layers), int(features))
-    scale = np.maximum(np.max(np.abs(a), axis=1, initial=0.0), np.max(np.abs(b), axis=1, initial=0.0))
     err = np.max(np.abs(a - b), axis=1, initial=0.0)
-    bad = ~(err <= tol * scale)
+    bad = ~(err <= 2 * C * np.asarray(scale))
     if bad.any():
         i = int(np.argmax(bad))
         raise AssertionError(
-            f"{label}: row {i} differs by {err[i]:.3g} (row max {scale[i]:.3g}, tolerance {tol:.3g} x max)\n"
-            f"  first  {np.array2string(a[i], precision=6, max_line_width=200)}\n"
-            f"  second {np.array2string(b[i], precision=6, max_line_width=200)}"
+            f"{label}: row {i} differs by {err[i]:.3g}, tolerance {2 * C:g} x rounding scale {scale[i]:.3g}\n"
+            f"  first  {np.array2string(a[i], precision=8, max_line_width=200)}\n"
+            f"  second {np.array2string(b[i], precision=8, max_line_width=200)}"
         )
 
 
