@@ -1,0 +1,64 @@
+"""Calibration of the tolerance policy (properties.assertions): correct float32 passes with margin, 1e-3 fails.
+
+Cases are drawn with NumPy (fixed seed) over the strategies' buckets plus wider/deeper shapes, per-row magnitudes
+1e-3..1e3, like the suite's strategies.
+"""
+
+import numpy as np
+import pytest
+
+import composed
+from properties.assertions import C, assert_matches_oracle, error_scale
+from properties.strategies import SHAPE_BUCKETS
+
+SHAPES = [s for s in SHAPE_BUCKETS if s[2] >= 1] + [(8, 64, 8), (4, 128, 12)]
+
+
+def _cases(per_shape, seed=0):
+    rng = np.random.default_rng(seed)
+    for b, f, n in SHAPES:
+        for _ in range(per_shape):
+            x = rng.uniform(-1, 1, size=(b, f)) * 10.0 ** rng.integers(-3, 4, size=(b, 1))
+            yield int(rng.integers(-(2**40), 2**40)), x.astype(np.float32), n, f
+
+
+@pytest.mark.parametrize("name", ["fast", "pure_jax", "numpy_loop"])
+def test_correct_float32_stays_well_inside(name):
+    """Measured err/sigma stays below C/8 (the policy's margin is >= 8x) for correct implementations."""
+    impl = composed.IMPLEMENTATIONS[name]
+    worst = 0.0
+    for seed, x, n, f in _cases(12, seed=sum(map(ord, name))):
+        out = np.asarray(impl(seed, x, n, f), np.float64).reshape(x.shape)
+        ref = composed.oracle(seed, x, n, f).reshape(x.shape)
+        scale = error_scale(seed, x, n, f, np.float32)
+        err = np.abs(out - ref).max(axis=1)
+        assert np.all(err[scale == 0] == 0), "rows with zero rounding scale must match exactly"
+        live = scale > 0
+        if live.any():
+            worst = max(worst, float(np.max(err[live] / scale[live])))
+    assert worst < C / 8, f"{name}: err/sigma reached {worst:.3g}, too close to C={C}"
+
+
+def test_relative_error_1e3_is_rejected():
+    """out * (1 + 1e-3) fails the oracle comparison in (nearly) every non-vacuous case, the deepest bucket included."""
+    rejected = total = 0
+    for seed, x, n, f in _cases(8, seed=1):
+        out = np.asarray(composed.composed_transforms(seed, x, n, f))
+        if not np.any(out):
+            continue
+        total += 1
+        try:
+            assert_matches_oracle(out * np.float32(1 + 1e-3), seed, x, n, f)
+        except AssertionError:
+            rejected += 1
+    assert total > 50
+    assert rejected / total >= 0.95, f"a 1e-3 relative error was rejected in only {rejected}/{total} cases"
+
+
+def test_deepest_bucket_rejects_tf32_like_error():
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(16, 16)).astype(np.float32)
+    out = np.asarray(composed.composed_transforms(5, x, 8, 16))
+    assert_matches_oracle(out, 5, x, 8, 16)
+    with pytest.raises(AssertionError, match="differs from the float64 oracle"):
+        assert_matches_oracle(out * np.float32(1 + 1e-3), 5, x, 8, 16)
