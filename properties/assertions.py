@@ -59,6 +59,21 @@ def _event(text: str) -> None:
         pass
 
 
+def computation_dtype(x_batch) -> np.dtype:
+    """The dtype the contract computes in for this input: its canonical float dtype, float32 for int/bool.
+
+    Tolerances use it rather than the output's dtype, so an implementation that computes in float32 but returns
+    float64 is judged at float32 (and one that returns float16 for float32 input is judged at float32 too).
+    """
+    import jax
+    import jax.numpy as jnp
+
+    dtype = np.asarray(x_batch).dtype
+    if jnp.issubdtype(dtype, jnp.floating):
+        return np.dtype(jax.dtypes.canonicalize_dtype(dtype))
+    return np.dtype(np.float32)
+
+
 def error_scale(seed, x_batch, num_layers, features, dtype) -> np.ndarray:
     """Per-row rounding scale ``max_j sigma[i, j]`` (B,) of the computation in ``dtype`` (module docstring)."""
     x = np.asarray(x_batch)
@@ -97,7 +112,7 @@ def assert_matches_oracle(out, seed, x_batch, num_layers, features, *, dtype=Non
     ref = composed.oracle(seed, x, num_layers, features).reshape(rows, f)
     got = output_matrix(out, rows, f)
     if dtype is None:
-        dtype = np.asarray(as_output(out)).dtype
+        dtype = computation_dtype(x)
     _event(f"oracle output all zero: {bool(rows and not np.any(ref))}")
     same_nan = np.isnan(ref) == np.isnan(got)
     assert same_nan.all(), (

@@ -181,6 +181,10 @@ def seed_semantics(impl, seed, other, wrapped, x_batch, num_layers, features):
     assert_some_nonzero(base, "seed_semantics")
     diff = output_matrix(impl(other, x_batch, num_layers, features), b, f)
     assert not np.array_equal(base, diff), f"seeds {seed} and {other} (different mod 2**32) gave the same output"
+    import jax
+
+    if jax.config.jax_enable_x64:
+        return  # with x64, jax.random.key keeps all 64 bits: seeds equal mod 2**32 differ, as in the reference
     assert_identical(impl(wrapped, x_batch, num_layers, features), impl(seed, x_batch, num_layers, features),
                      label=f"seeds {wrapped} and {seed} (equal mod 2**32)")
 
