@@ -36,8 +36,8 @@ def output_shape(impl, seed, x_batch, num_layers, features):
 
 @prop(CORE, S.cases())
 def matches_oracle(impl, seed, x_batch, num_layers, features):
-    """The output equals the explicit float64 loop over layers (``composed.oracle``) on the spec's parameters,
-    row by row within ``tol = 16 eps sqrt(F) max(N, 1)`` of the row's scale (``properties.assertions``).
+    """The output equals the explicit float64 loop over layers (``composed.oracle``) on the spec's parameters, row by
+    row within 32x the propagated float32 rounding scale (the tolerance policy of ``properties.assertions``).
 
     Catches: wrong activation or its placement, wrong layer count or order, wrong parameters (seed handling, init,
     shared or reversed layers), flattening order, batch mixing, precision loss beyond float32 rounding.
