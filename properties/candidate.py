@@ -138,6 +138,9 @@ class Candidate:
     max_output: int = DEFAULT_MAX_OUTPUT
     calls: list = field(default_factory=list)  # the calls of the current example: (args tuple)
     hung: str | None = None  # set after a timeout: later calls in the same test fail at once
+    #: optional process-level watch (``properties.isolation.CallMonitor``): ``begin(where)`` before and ``end()`` after
+    #: every call; it records the call in progress and ends the process when a call outlives a hard deadline.
+    monitor: Any = None
 
     def __repr__(self) -> str:
         return f"Candidate({self.spec!r})"
@@ -179,6 +182,8 @@ class _Guard:
 
     def __enter__(self):
         self.config = _jax_config_snapshot()
+        if self.c.monitor is not None:
+            self.c.monitor.begin(self.where)
         self.out = _Diverted()
         self.alarm = None
         if self.c.timeout and threading.current_thread() is threading.main_thread() and hasattr(signal, "SIGALRM"):
@@ -190,6 +195,8 @@ class _Guard:
         return self
 
     def __exit__(self, exc_type, exc, tb):
+        if self.c.monitor is not None:
+            self.c.monitor.end()
         if self.alarm is not None:
             signal.setitimer(signal.ITIMER_REAL, 0)
             signal.signal(signal.SIGALRM, self.alarm)

@@ -54,6 +54,7 @@ def pytest_addoption(parser):
         help=f"persistent JAX compilation cache directory ('off' disables). Default: ${ENV_CACHE}, else "
         "$XDG_CACHE_HOME/composed/jax (~/.cache/composed/jax)",
     )
+    _add_conformance_options(group)
 
 
 def impl_spec(config) -> tuple[str, bool]:
@@ -104,6 +105,7 @@ def pytest_configure(config):
             load(spec)
         except SpecError as exc:
             raise pytest.UsageError(str(exc)) from None
+    _configure_conformance(config)
 
 
 def pytest_report_header(config):
@@ -130,9 +132,11 @@ def candidate(pytestconfig):
         jax.config.update("jax_default_matmul_precision", precision)
     timeout = pytestconfig.getoption("impl_timeout") or DEFAULT_TIMEOUT
     try:
-        return Candidate.from_spec(spec, timeout=timeout)
+        guarded = Candidate.from_spec(spec, timeout=timeout)
     except SpecError as exc:
         pytest.exit(str(exc), returncode=pytest.ExitCode.USAGE_ERROR)
+    _isolate(pytestconfig, guarded)
+    return guarded
 
 
 @pytest.fixture(autouse=True)
@@ -161,3 +165,122 @@ def pytest_runtest_makereport(item, call):
         spec, _ = impl_spec(item.config)
         item.user_properties.append(("composed_counterexample", counterexample(STATE.case)))
         item.user_properties.append(("composed_repro", repro(spec, STATE.prop, STATE.case)))
+
+
+# -- reports, xfails file, process-level isolation (docs/conformance.md) ---------------------------------------------
+
+
+def _add_conformance_options(group) -> None:
+    group.addoption(
+        "--conformance-report",
+        metavar="PATH",
+        default=None,
+        help="write the suite's verdicts as JSON to PATH (schema: properties/report.py; with xdist the controller "
+        "writes it)",
+    )
+    group.addoption("--conformance-markdown", metavar="PATH", default=None,
+                    help="write the verdicts as a Markdown table to PATH (for CI summaries)")
+    group.addoption("--conformance-progress", action="store_true", default=False,
+                    help="print one machine-readable '@@composed@@ {json}' line per finished property (for the "
+                    "composed-check CLI)")
+    group.addoption(
+        "--xfails-file",
+        metavar="PATH",
+        default=None,
+        help="properties expected to fail: one property id or id prefix per line, '#' comments; matching properties "
+        "become xfail (non-strict), a line matching none gives a warning",
+    )
+    group.addoption(
+        "--impl-max-memory",
+        metavar="SIZE",
+        default="auto",
+        help="RLIMIT_DATA for each process running the suite, so an implementation allocating without bound gets "
+        "MemoryError: e.g. 4G, 512M, 'off'. Default 'auto': RAM / (2 * (workers + 1)), at least 2 GiB, on the CPU "
+        "backend only",
+    )
+
+
+def _configure_conformance(config) -> None:
+    from properties import isolation
+
+    path = config.getoption("xfails_file")
+    if path:
+        from properties import xfails
+
+        try:
+            config._composed_xfails = (path, xfails.read(path))
+        except xfails.XfailsFileError as exc:
+            raise pytest.UsageError(str(exc)) from None
+    size = config.getoption("impl_max_memory")
+    try:
+        isolation.parse_size(size) if size != "auto" else None
+    except (ValueError, IndexError):
+        raise pytest.UsageError(f"--impl-max-memory: cannot read {size!r} (e.g. 4G, 512M, off)") from None
+    if isolation.in_xdist_worker(config):
+        return
+    if (config.getoption("conformance_report") or config.getoption("conformance_markdown")
+            or config.getoption("conformance_progress")):
+        from properties.report import ReportPlugin
+
+        plugin = ReportPlugin(
+            config,
+            impl_spec(config)[0],
+            config.getoption("conformance_report"),
+            config.getoption("conformance_markdown"),
+            config.getoption("conformance_progress"),
+        )
+        config.pluginmanager.register(plugin, "composed-report")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(session, config, items):
+    """Mark the properties listed in the xfails file (before -m/-k deselect, so a line is checked against all)."""
+    listed = getattr(config, "_composed_xfails", None)
+    if not listed:
+        return
+    import warnings
+
+    from properties import xfails
+    from properties.report import is_suite_path, property_id
+
+    path, entries = listed
+    ours = [(item, property_id(item.nodeid)) for item in items if is_suite_path(item.path)]
+    for item, pid in ours:
+        entry = xfails.first_match(entries, pid)
+        if entry is not None:
+            item.add_marker(pytest.mark.xfail(reason=f"{path}:{entry.line}: {entry.pattern}", strict=False))
+    for entry in xfails.unmatched(entries, [pid for _, pid in ours]):
+        warnings.warn(xfails.XfailsWarning(xfails.warning_text(path, entry)), stacklevel=1)
+
+
+def _isolate(config, guarded) -> None:
+    """Process-level guards for the process that runs the suite: memory budget, and under xdist the call record and
+    the hard per-call deadline (see ``properties.isolation``)."""
+    from properties import isolation
+    from properties.pytest_support import STATE
+
+    size = config.getoption("impl_max_memory")
+    if size == "auto":
+        workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1") or 1)
+        limit = isolation.auto_memory(workers) if isolation.on_cpu() else None
+    else:
+        limit = isolation.parse_size(size)
+    isolation.limit_memory(limit)
+    crash_dir = getattr(config, "workerinput", {}).get(isolation.WORKERINPUT_KEY)
+    if crash_dir and os.path.isdir(crash_dir):
+        worker = config.workerinput.get("workerid", "gw")
+        guarded.monitor = isolation.CallMonitor(
+            os.path.join(crash_dir, f"{worker}.json"),
+            isolation.hard_deadline(guarded.timeout),
+            examples=lambda: STATE.examples,
+        )
+
+
+@pytest.fixture(autouse=True)
+def _composed_call_record(request):
+    """Tell the call monitor (xdist workers only) which test is running."""
+    if "candidate" in request.fixturenames:
+        monitor = getattr(request.getfixturevalue("candidate"), "monitor", None)
+        if monitor is not None:
+            monitor.start_test(request.node.nodeid)
+    yield

@@ -80,5 +80,5 @@ def repro(spec: str, prop: str, case: dict) -> str:
             "print(np.asarray(impl(case['seed'], case['x_batch'], case['num_layers'], case['features'])))"
         )
         # the print comes after check_case; move it before so the output is seen even though check_case raises
-        lines.insert(-2, lines.pop())
+        lines.insert(-1, lines.pop())  # after `case = ...`, before check_case
     return "\n".join(lines) + "\n"
