@@ -7,7 +7,8 @@ Every call of the implementation made by a property goes through :class:`Candida
 
 * turns anything it raises (``SystemExit`` included) into :class:`ImplementationError` naming the call,
 * stops a call that runs longer than ``timeout`` seconds (SIGALRM, main thread; a call stuck in C code that ignores
-  signals is left to the process-level isolation of the runner),
+  signals is left to the process-level isolation of the runner, ``properties.isolation``); after a timeout or a
+  ``MemoryError`` the later calls of the same test fail at once, so Hypothesis's shrinking costs nothing,
 * diverts what the call writes to stdout/stderr (file-descriptor level) and fails it past ``max_output`` bytes,
 * restores global JAX configuration the call changed (x64, matmul precision, ...) and fails the call for it,
 * records the calls of the current example, so a failure can be reproduced (see :mod:`properties.repro`).
@@ -137,7 +138,8 @@ class Candidate:
     timeout: float | None = DEFAULT_TIMEOUT
     max_output: int = DEFAULT_MAX_OUTPUT
     calls: list = field(default_factory=list)  # the calls of the current example: (args tuple)
-    hung: str | None = None  # set after a timeout: later calls in the same test fail at once
+    hung: str | None = None  # set after a timeout or MemoryError: later calls in the same test fail at once
+    hung_error: type = None  # the class they fail with (CallTimeout, or ImplementationError for memory)
     #: optional process-level watch (``properties.isolation.CallMonitor``): ``begin(where)`` before and ``end()`` after
     #: every call; it records the call in progress and ends the process when a call outlives a hard deadline.
     monitor: Any = None
@@ -162,15 +164,19 @@ class Candidate:
         """Forget the calls and the hang of the previous test."""
         self.calls.clear()
         self.hung = None
+        self.hung_error = None
 
     def __call__(self, seed, x_batch, num_layers, features):
         """Call the implementation once, guarded. Returns whatever it returns."""
         args = (seed, x_batch, num_layers, features)
         self.calls.append(args)
-        if self.hung:
-            raise CallTimeout(self.hung)
-        with _Guard(self, describe_args(*args)):
-            return self.func(*args)
+        if not self.hung:
+            with _Guard(self, describe_args(*args)):
+                return self.func(*args)
+        # This call (the guard swallowed its timeout or MemoryError) or an earlier one of this test hung or ran out of
+        # memory. One raise site and no exception context, so Hypothesis sees one failure (not a "flaky" or second
+        # one) while it shrinks, and each of its retries costs nothing.
+        raise (self.hung_error or CallTimeout)(self.hung)
 
 
 class _Guard:
@@ -205,7 +211,13 @@ class _Guard:
         if exc_type is _Alarm:
             msg = f"call timed out after {self.c.timeout:g} s: composed_transforms{self.where}"
             self.c.hung = msg + " (later calls in this test fail at once)"
-            raise CallTimeout(msg) from None
+            self.c.hung_error = CallTimeout
+            return True  # Candidate.__call__ raises it
+        if isinstance(exc, MemoryError):
+            self.c.hung = (f"implementation raised MemoryError: {str(exc)[:300]}\n  in composed_transforms{self.where}"
+                           " (later calls in this test fail at once)")
+            self.c.hung_error = ImplementationError
+            return True  # Candidate.__call__ raises it
         if exc is not None and exc_type is not KeyboardInterrupt and not isinstance(exc, ImplementationError):
             raise ImplementationError(
                 f"implementation raised {type(exc).__name__}: {str(exc)[:500]}\n  in composed_transforms{self.where}",

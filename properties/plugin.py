@@ -159,7 +159,7 @@ def pytest_runtest_makereport(item, call):
 
     item.user_properties.append(("composed_examples", STATE.examples))
     report = outcome.get_result()
-    if report.failed and STATE.case is not None:
+    if (report.failed or hasattr(report, "wasxfail") and report.skipped) and STATE.case is not None:
         from properties.repro import counterexample, repro
 
         spec, _ = impl_spec(item.config)

@@ -296,6 +296,10 @@ class ReportPlugin:
                 if candidate.exists():
                     result = is_suite_path(candidate)
                     break
+            else:
+                # ``--pyargs properties`` outside the rootdir: node ids are relative to the package directory itself,
+                # which the xdist controller (it collects nothing) cannot see among initial paths.
+                result = is_suite_path(SUITE_DIR / fspart)
         self._suite_cache[fspart] = result
         return result
 

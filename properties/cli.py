@@ -1,0 +1,257 @@
+"""``composed-check [SPEC]``: run the conformance suite against one implementation and print a verdict per property.
+
+Also ``python -m composed`` and ``python -m properties``. The CLI is a thin driver: it runs pytest in a subprocess on the
+installed ``properties`` package, always under pytest-xdist (at least one worker, so a worker that crashes is replaced
+while the controller survives and reports), reads the ``@@composed@@`` progress lines and the JSON report the plugin
+writes, and prints a table.
+
+Exit status: 0 all selected properties passed (xfails allowed), 1 a property failed or errored, 2 usage error (bad
+SPEC, bad option, nothing selected), 3 the run produced no report (internal error; pytest's output is shown).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
+PROFILES = ("quick", "default", "ci", "exhaustive")
+#: Per-call timeout of the CLI when --timeout is not given (pytest's own default is 120 s).
+DEFAULT_CALL_TIMEOUT = 30.0
+#: pytest-timeout's per-property backstop when --test-timeout is not given.
+DEFAULT_TEST_TIMEOUT = 900.0
+MAX_WORKER_RESTARTS = 500
+
+
+def _default_workers() -> int:
+    try:
+        n = len(os.sched_getaffinity(0))
+    except AttributeError:
+        n = os.cpu_count() or 1
+    return max(1, min(4, n))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="composed-check",
+        description="Check an implementation of composed_transforms against the conformance suite. SPEC is a bundled "
+        "name (e.g. fast, reference), package.module[:attr] or path/to/file.py[:attr] (attr defaults to "
+        "composed_transforms). Arguments after '--' go to pytest unchanged (e.g. -- -k matches_oracle).",
+        epilog="Exit status: 0 all selected properties passed (xfails allowed), 1 some property failed, 2 usage "
+        "error, 3 no report was produced.",
+    )
+    p.add_argument("spec", nargs="?", default="fast", metavar="SPEC",
+                   help="implementation to check (default: the bundled 'fast')")
+    p.add_argument("--tier", choices=("core", "strict", "all"), default="all",
+                   help="core: what the problem demands; strict: the production contract; all (default)")
+    p.add_argument("--profile", choices=PROFILES, default=None,
+                   help="Hypothesis profile: quick (4 examples a property), default (25), ci (25, derandomized), "
+                   "exhaustive (150 and the whole grid). Default: Hypothesis's ('ci' when $CI is set)")
+    p.add_argument("--report", metavar="PATH", help="write the JSON report here")
+    p.add_argument("--markdown", metavar="PATH", help="write the Markdown table here (for CI summaries)")
+    p.add_argument("-n", "--workers", type=int, default=None, metavar="N",
+                   help=f"pytest-xdist worker processes (at least 1; default min(4, CPUs) = {_default_workers()})")
+    p.add_argument("--xfails-file", metavar="PATH", help="properties expected to fail (one id or id prefix a line)")
+    p.add_argument("--timeout", type=float, default=DEFAULT_CALL_TIMEOUT, metavar="SECONDS",
+                   help=f"fail a single call of the implementation that takes longer (default {DEFAULT_CALL_TIMEOUT:g}; "
+                   "a call stuck in C code ends its worker after a grace of half that, 2 to 30 s)")
+    p.add_argument("--test-timeout", type=float, default=DEFAULT_TEST_TIMEOUT, metavar="SECONDS",
+                   help=f"backstop per property, pytest-timeout (thread method; default {DEFAULT_TEST_TIMEOUT:g}, 0: off)")
+    p.add_argument("--max-memory", default="auto", metavar="SIZE",
+                   help="RLIMIT_DATA per worker, e.g. 4G, 'off' (default auto: RAM / (2 * (workers + 1)), >= 2 GiB)")
+    p.add_argument("--log", metavar="PATH", help="save pytest's complete output here")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress lines, only the table")
+    p.add_argument("-v", "--verbose", action="store_true", help="also show pytest's own output")
+    return p
+
+
+def _split_extra(argv: list[str]) -> tuple[list[str], list[str]]:
+    if "--" in argv:
+        i = argv.index("--")
+        return argv[:i], argv[i + 1:]
+    return argv, []
+
+
+def pytest_command(args, report_path: str, ini_dir: str) -> list[str]:
+    from properties.isolation import parse_size
+
+    workers = max(1, args.workers if args.workers is not None else _default_workers())
+    cmd = [
+        sys.executable, "-m", "pytest",
+        "--pyargs", "properties",
+        # a config of our own: the caller's pytest.ini / pyproject / conftest.py / cache stay out of it
+        "-c", os.path.join(ini_dir, "pytest.ini"), "--rootdir", ini_dir, "--noconftest",
+        "-p", "properties.plugin", "-p", "xdist", "-p", "no:cacheprovider",
+        "-n", str(workers), "--max-worker-restart", str(MAX_WORKER_RESTARTS),
+        "--impl", args.spec,
+        "--impl-timeout", f"{args.timeout:g}",
+        "--impl-max-memory", str(args.max_memory),
+        "--conformance-report", report_path,
+        "--conformance-progress",
+        "-q", "-rN", "--color=no",
+    ]
+    parse_size(args.max_memory) if args.max_memory != "auto" else None  # validate early (ValueError)
+    if args.test_timeout and args.test_timeout > 0:
+        cmd += ["-p", "timeout", "--timeout", f"{args.test_timeout:g}", "--timeout-method", "thread"]
+    if args.tier != "all":
+        cmd += ["-m", args.tier]
+    if args.profile:
+        cmd += ["--hypothesis-profile", args.profile]
+    if args.markdown:
+        cmd += ["--conformance-markdown", args.markdown]
+    if args.xfails_file:
+        cmd += ["--xfails-file", args.xfails_file]
+    return cmd
+
+
+def _progress_line(ev: dict) -> str:
+    width = len(str(ev.get("total", 0)))
+    line = (f"[{ev.get('index', 0):>{width}}/{ev.get('total', 0)}] {ev['outcome'].upper():<7} {ev['id']:<36} "
+            f"{str(ev.get('tier')):<6} {ev.get('examples', 0):>5} ex {ev.get('seconds', 0.0):7.2f}s")
+    if ev["outcome"] in ("failed", "error") and ev.get("message"):
+        first = ev["message"].strip().splitlines()[0]
+        line += "\n" + " " * (width * 2 + 4) + (first if len(first) <= 160 else first[:157] + "...")
+    return line
+
+
+def _details(report: dict) -> str:
+    out = []
+    for p in report["properties"]:
+        if p["outcome"] not in ("failed", "error"):
+            continue
+        out.append(f"--- {p['id']} ({p['tier']}): {p['outcome']}")
+        msg = p["message"].strip().splitlines()
+        out += ["    " + line for line in msg[:25]]
+        if len(msg) > 25:
+            out.append(f"    ... ({len(msg) - 25} more lines in the report)")
+        if p.get("repro"):
+            out.append("  reproduce with:")
+            out += ["    " + line for line in p["repro"].rstrip().splitlines()]
+    return "\n".join(out)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    own, extra = _split_extra(argv)
+    parser = build_parser()
+    try:
+        args = parser.parse_args(own)
+    except SystemExit as exc:  # argparse: 2 for a usage error, 0 for --help
+        return int(exc.code or 0)
+    if args.workers is not None and args.workers < 0:
+        parser.print_usage(sys.stderr)
+        print("composed-check: error: -n must be >= 0", file=sys.stderr)
+        return EXIT_USAGE
+    if args.timeout <= 0:
+        print("composed-check: error: --timeout must be > 0", file=sys.stderr)
+        return EXIT_USAGE
+    if args.xfails_file and not Path(args.xfails_file).is_file():
+        print(f"composed-check: error: no such xfails file: {args.xfails_file!r}", file=sys.stderr)
+        return EXIT_USAGE
+
+    from properties.report import PROGRESS_PREFIX, text_table, verdict_line
+
+    with tempfile.TemporaryDirectory(prefix="composed-check-") as tmp:
+        Path(tmp, "pytest.ini").write_text("[pytest]\n", encoding="utf-8")
+        report_path = os.path.abspath(args.report) if args.report else os.path.join(tmp, "report.json")
+        if args.report and os.path.exists(report_path):
+            os.remove(report_path)  # so a stale report is never read as this run's
+        try:
+            cmd = pytest_command(args, report_path, tmp) + extra
+        except (ValueError, IndexError):
+            print(f"composed-check: error: --max-memory: cannot read {args.max_memory!r} (e.g. 4G, 512M, off)",
+                  file=sys.stderr)
+            return EXIT_USAGE
+        env = dict(os.environ)
+        env.pop("PYTEST_DISABLE_PLUGIN_AUTOLOAD", None)
+        env["PYTHONUNBUFFERED"] = "1"
+        log_lines: list[str] = []
+        if not args.quiet:
+            print(f"composed-check: checking {args.spec} (tier {args.tier}"
+                  + (f", profile {args.profile}" if args.profile else "") + ")", flush=True)
+        try:
+            proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, text=True,
+                                    errors="replace", bufsize=1)
+        except OSError as exc:
+            print(f"composed-check: cannot run pytest: {exc}", file=sys.stderr)
+            return EXIT_INTERNAL
+        try:
+            assert proc.stdout is not None
+            for raw in proc.stdout:
+                pos = raw.find(PROGRESS_PREFIX)
+                if pos >= 0:
+                    before = raw[:pos]
+                    if before.strip():
+                        log_lines.append(before + "\n")
+                    try:
+                        ev = json.loads(raw[pos + len(PROGRESS_PREFIX):])
+                    except ValueError:
+                        log_lines.append(raw)
+                        continue
+                    if ev.get("event") == "result" and not args.quiet:
+                        print(_progress_line(ev), flush=True)
+                    elif ev.get("event") == "warning":
+                        print(f"composed-check: warning: {ev.get('message')}", file=sys.stderr, flush=True)
+                    continue
+                log_lines.append(raw)
+                if args.verbose:
+                    sys.stdout.write(raw)
+            rc = proc.wait()
+        except KeyboardInterrupt:
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+            print("composed-check: interrupted", file=sys.stderr)
+            return 130
+        log = "".join(log_lines)
+        if args.log:
+            Path(args.log).write_text(log, encoding="utf-8")
+
+        if rc == 4 or rc == 5:  # pytest: usage error / nothing collected
+            lines = [ln for ln in log.splitlines() if ln.startswith(("ERROR:", "ImportError", "E "))] or \
+                log.strip().splitlines()[-15:]
+            if rc == 5:
+                lines.append("no property was selected (check --tier and the -k/-m arguments after '--')")
+            print("composed-check: usage error:\n" + "\n".join("  " + ln for ln in lines), file=sys.stderr)
+            return EXIT_USAGE
+        try:
+            report = json.loads(Path(report_path).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            print(f"composed-check: pytest exited with status {rc} and wrote no report; its output:\n"
+                  + "\n".join(log.strip().splitlines()[-60:]), file=sys.stderr)
+            return EXIT_INTERNAL
+
+    summary = report["summary"]
+    print()
+    print(text_table(report))
+    print()
+    details = _details(report)
+    if details:
+        print(details)
+        print()
+    print(f"composed-check {args.spec}: {verdict_line(report)}")
+    if args.report:
+        print(f"report: {args.report}")
+    if args.markdown:
+        print(f"markdown: {args.markdown}")
+    if summary["total"] == 0:
+        return EXIT_USAGE
+    if summary["failed"] or summary["error"]:
+        return EXIT_FAILED
+    if rc not in (0,):
+        # every property passed but pytest still failed (e.g. an error outside the suite's items)
+        print("composed-check: pytest exited with status %d; its output:\n%s" % (rc, "\n".join(
+            log.strip().splitlines()[-30:])), file=sys.stderr)
+        return EXIT_FAILED
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
