@@ -9,7 +9,7 @@ Every implementation bundled in :mod:`composed` calls :func:`validate` first, so
 * ``x_batch``: array-like, exactly 2-D, ``x_batch.shape[1] == int(features)``, any ``B >= 0``.
   float32 is the core case; float16, bfloat16 and float64 are accepted and computed in the dtype JAX canonicalises them
   to (float64 becomes float32 unless x64 is enabled); integer and bool arrays are promoted to float32; complex, object
-  and string arrays are rejected.
+  and string arrays, and floats wider than 64 bits (``np.longdouble`` where it is 80/128-bit), are rejected.
 
 A violation raises :class:`ContractError` (a ``ValueError``); a wrong *type* raises :class:`ContractTypeError`, which
 is both a ``ContractError`` and a ``TypeError``. Messages name the argument and what was received. The input array is
@@ -87,6 +87,11 @@ def _check_x(x_batch: Any, features: int) -> Any:
         except (TypeError, ValueError) as exc:  # ragged lists and the like
             raise ContractTypeError(f"x_batch must be array-like: got {_describe(x_batch)} ({exc})") from None
     dtype = np.dtype(x_batch.dtype)
+    if jnp.issubdtype(dtype, jnp.floating) and dtype.itemsize > 8:
+        # long double / float128: JAX has no such type and would fail later with a cryptic jit-argument error.
+        raise ContractTypeError(
+            f"x_batch must hold floats of at most 64 bits, ints or bools: got dtype {dtype} ({_describe(x_batch)})"
+        )
     if jnp.issubdtype(dtype, jnp.floating):
         canonical = jax.dtypes.canonicalize_dtype(dtype)
     elif dtype.kind in "biu":
