@@ -9,7 +9,8 @@ Every implementation bundled in :mod:`composed` calls :func:`validate` first, so
 * ``x_batch``: array-like, exactly 2-D, ``x_batch.shape[1] == int(features)``, any ``B >= 0``.
   float32 is the core case; float16, bfloat16 and float64 are accepted and computed in the dtype JAX canonicalises them
   to (float64 becomes float32 unless x64 is enabled); integer and bool arrays are promoted to float32; complex, object
-  and string arrays, and floats wider than 64 bits (``np.longdouble`` where it is 80/128-bit), are rejected.
+  and string arrays, floats wider than 64 bits (``np.longdouble`` where it is 80/128-bit) and the float8 family are
+  rejected.
 
 A violation raises :class:`ContractError` (a ``ValueError``); a wrong *type* raises :class:`ContractTypeError`, which
 is both a ``ContractError`` and a ``TypeError``. Messages name the argument and what was received. The input array is
@@ -30,6 +31,8 @@ __all__ = ["ContractError", "ContractTypeError", "Args", "validate", "SEED_MIN",
 
 SEED_MIN = -(2**63)
 SEED_MAX = 2**63  # exclusive
+#: The float dtypes x_batch may have (anything else floating is a ContractTypeError).
+FLOAT_DTYPES = ("float16", "bfloat16", "float32", "float64")
 
 
 class ContractError(ValueError):
@@ -87,10 +90,12 @@ def _check_x(x_batch: Any, features: int) -> Any:
         except (TypeError, ValueError) as exc:  # ragged lists and the like
             raise ContractTypeError(f"x_batch must be array-like: got {_describe(x_batch)} ({exc})") from None
     dtype = np.dtype(x_batch.dtype)
-    if jnp.issubdtype(dtype, jnp.floating) and dtype.itemsize > 8:
-        # long double / float128: JAX has no such type and would fail later with a cryptic jit-argument error.
+    if jnp.issubdtype(dtype, jnp.floating) and dtype.name not in FLOAT_DTYPES:
+        # long double / float128 (JAX has no such type: a cryptic jit-argument error later) and the float8 family
+        # (not part of the contract: too coarse for a 16-bit-or-wider network).
         raise ContractTypeError(
-            f"x_batch must hold floats of at most 64 bits, ints or bools: got dtype {dtype} ({_describe(x_batch)})"
+            f"x_batch floats must be one of {', '.join(FLOAT_DTYPES)} (or ints/bools): got dtype {dtype} "
+            f"({_describe(x_batch)})"
         )
     if jnp.issubdtype(dtype, jnp.floating):
         canonical = jax.dtypes.canonicalize_dtype(dtype)
