@@ -23,6 +23,9 @@ register_profiles()
 
 ENV_IMPL = "COMPOSED_IMPL"
 ENV_CACHE = "COMPOSED_JAX_CACHE"
+ENV_HOST_DEVICES = "COMPOSED_HOST_DEVICES"
+#: Host CPU devices the suite asks XLA for by default (the sharding property needs a mesh of 4).
+DEFAULT_HOST_DEVICES = 4
 
 
 def pytest_addoption(parser):
@@ -54,6 +57,15 @@ def pytest_addoption(parser):
         help=f"persistent JAX compilation cache directory ('off' disables). Default: ${ENV_CACHE}, else "
         "$XDG_CACHE_HOME/composed/jax (~/.cache/composed/jax)",
     )
+    group.addoption(
+        "--host-devices",
+        metavar="N",
+        default=None,
+        help="split the host CPU into N XLA devices (appends --xla_force_host_platform_device_count=N to XLA_FLAGS "
+        "before JAX initialises) for the sharding property; 0 opts out. Default: $%s, else %d; applied only to runs "
+        "of this suite, never when XLA_FLAGS already sets a count or JAX's backends are already initialised "
+        "(properties/sharding.py then falls back to a subprocess)" % (ENV_HOST_DEVICES, DEFAULT_HOST_DEVICES),
+    )
     _add_conformance_options(group)
 
 
@@ -73,8 +85,58 @@ def _cache_dir(config) -> str | None:
     return os.path.join(base, "composed", "jax")
 
 
+def _host_devices(config) -> tuple[int, bool]:
+    """The host device count to ask XLA for, and whether the user chose it."""
+    value = config.getoption("host_devices")
+    explicit = value is not None or ENV_HOST_DEVICES in os.environ
+    if value is None:
+        value = os.environ.get(ENV_HOST_DEVICES, str(DEFAULT_HOST_DEVICES))
+    value = str(value).strip().lower()
+    if value in ("", "off", "no", "none", "false"):
+        return 0, explicit
+    try:
+        return max(0, int(value)), explicit
+    except ValueError:
+        raise pytest.UsageError(f"--host-devices / ${ENV_HOST_DEVICES}: expected a device count, got {value!r}") from None
+
+
+def _runs_the_suite(config) -> bool:
+    """Whether this run may include the suite's tests: an implementation named, this checkout, or ``properties``."""
+    if impl_spec(config)[1]:
+        return True
+    root = Path(__file__).resolve().parent.parent
+    if Path(str(config.rootpath)).resolve() == root:
+        return True
+    return any("properties" in Path(str(arg).split("::")[0]).parts or str(arg).startswith("properties")
+               for arg in config.args)
+
+
+def _jax_backends_initialised() -> bool:
+    if "jax" not in sys.modules:
+        return False
+    try:
+        from jax._src import xla_bridge
+
+        return bool(xla_bridge.backends_are_initialized())
+    except Exception:  # noqa: BLE001 - a JAX without that function: assume the worst, leave XLA_FLAGS alone
+        return True
+
+
+def _configure_host_devices(config) -> None:
+    """Append ``--xla_force_host_platform_device_count=N`` to ``XLA_FLAGS`` (not clobbering other flags) so the CPU
+    backend offers the sharding property a mesh; only before JAX initialises (XLA reads the flag once), and inherited
+    by pytest-xdist workers and subprocesses. Otherwise ``properties.sharding`` uses its subprocess fallback."""
+    count, explicit = _host_devices(config)
+    flag = "--xla_force_host_platform_device_count"
+    flags = os.environ.get("XLA_FLAGS", "")
+    if count <= 1 or flag in flags or _jax_backends_initialised() or not (explicit or _runs_the_suite(config)):
+        return
+    os.environ["XLA_FLAGS"] = f"{flags} {flag}={count}".strip()
+
+
 def _configure_jax(config) -> None:
     """Persistent compilation cache with no minimum compile time (set via env before JAX is imported, else update)."""
+    _configure_host_devices(config)
     path = _cache_dir(config)
     if path is None:
         return
