@@ -64,6 +64,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"backstop per property, pytest-timeout (thread method; default {DEFAULT_TEST_TIMEOUT:g}, 0: off)")
     p.add_argument("--max-memory", default="auto", metavar="SIZE",
                    help="RLIMIT_DATA per worker, e.g. 4G, 'off' (default auto: RAM / (2 * (workers + 1)), >= 2 GiB)")
+    p.add_argument("--no-shrink", action="store_true",
+                   help="report the first failing example instead of shrinking it to a minimal one (faster)")
     p.add_argument("--log", metavar="PATH", help="save pytest's complete output here")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress lines, only the table")
     p.add_argument("-v", "--verbose", action="store_true", help="also show pytest's own output")
@@ -102,6 +104,8 @@ def pytest_command(args, report_path: str, ini_dir: str) -> list[str]:
         cmd += ["-m", args.tier]
     if args.profile:
         cmd += ["--hypothesis-profile", args.profile]
+    if args.no_shrink:
+        cmd += ["--conformance-no-shrink"]
     if args.markdown:
         cmd += ["--conformance-markdown", args.markdown]
     if args.xfails_file:

@@ -10,6 +10,7 @@ before JAX is imported (compilation cache), and only when the suite's tests run 
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from pathlib import Path
@@ -225,7 +226,8 @@ def pytest_runtest_makereport(item, call):
         from properties.repro import counterexample, repro
 
         spec, _ = impl_spec(item.config)
-        item.user_properties.append(("composed_counterexample", counterexample(STATE.case)))
+        # as JSON text: execnet (xdist) cannot serialise ints below -2**31 (seeds!), and junitxml wants text anyway
+        item.user_properties.append(("composed_counterexample", json.dumps(counterexample(STATE.case), default=repr)))
         item.user_properties.append(("composed_repro", repro(spec, STATE.prop, STATE.case)))
 
 
@@ -251,6 +253,13 @@ def _add_conformance_options(group) -> None:
         default=None,
         help="properties expected to fail: one property id or id prefix per line, '#' comments; matching properties "
         "become xfail (non-strict), a line matching none gives a warning",
+    )
+    group.addoption(
+        "--conformance-no-shrink",
+        action="store_true",
+        default=False,
+        help="skip Hypothesis's shrink phase: a failing property reports the first failing example found, not a "
+        "minimal one (much faster against an implementation that fails everywhere)",
     )
     group.addoption(
         "--impl-max-memory",
@@ -292,6 +301,21 @@ def _configure_conformance(config) -> None:
             config.getoption("conformance_progress"),
         )
         config.pluginmanager.register(plugin, "composed-report")
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionstart(session):
+    """--conformance-no-shrink: reload the active Hypothesis profile without the shrink and explain phases (after
+    Hypothesis's own plugin loaded it, before the suite's modules build their settings at collection)."""
+    if not session.config.getoption("conformance_no_shrink"):
+        return
+    from hypothesis import Phase, settings
+
+    name = settings.get_current_profile_name()
+    current = settings.get_profile(name)
+    phases = tuple(p for p in current.phases if p not in (Phase.shrink, Phase.explain))
+    settings.register_profile(name, parent=current, phases=phases)
+    settings.load_profile(name)
 
 
 @pytest.hookimpl(tryfirst=True)

@@ -122,6 +122,16 @@ def _user_props(rep) -> dict:
     return out
 
 
+def _decoded(value):
+    """The counterexample travels as JSON text (see the plugin's makereport); older reports may hold the dict."""
+    if isinstance(value, str):
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value
+    return value
+
+
 class _Entry:
     def __init__(self, nodeid: str, tier: str | None = None):
         self.nodeid = nodeid
@@ -178,7 +188,8 @@ class _Entry:
             "examples": int(examples) if isinstance(examples, (int, float)) else 0,
             "seconds": round(self.seconds, 3),
             "message": message,
-            "counterexample": self.extra.get("composed_counterexample") if outcome in ("failed", "xfailed") else None,
+            "counterexample": _decoded(self.extra.get("composed_counterexample"))
+            if outcome in ("failed", "xfailed") else None,
             "repro": self.extra.get("composed_repro") if outcome in ("failed", "xfailed") else None,
         }
 

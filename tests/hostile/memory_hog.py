@@ -1,8 +1,9 @@
 """Hostile: really allocates and touches memory, 256 MiB at a time, until allocation fails.
 
 The suite's per-process memory limit (``--impl-max-memory``, RLIMIT_DATA) makes that happen early, as a MemoryError.
-As a safety net, should the limit be missing, it stops by itself at 30% of the memory available (two workers at once stay below the total) when it started and
-raises RuntimeError saying so (so a test can tell that the limit, not the net, stopped it).
+As a safety net, should the limit be missing, it stops by itself at 30% of the memory available when the call began (so
+two workers at once stay below the total) and raises RuntimeError saying so: a test can tell that the limit, not the
+net, stopped it.
 """
 
 import numpy as np

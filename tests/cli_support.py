@@ -1,0 +1,99 @@
+"""Helpers for the tests that run ``composed-check`` / pytest in subprocesses (test_cli.py, test_hostile.py).
+
+The runs are slow to start (two interpreters importing JAX each), so a test module starts all of its runs at once in a
+small thread pool (:func:`run_all`) and its tests check the finished results.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+TESTS = Path(__file__).resolve().parent
+ROOT = TESTS.parent
+HOSTILE = TESTS / "hostile"
+CANDIDATES = TESTS / "candidates"
+#: ``python -m properties`` is ``composed-check`` without depending on the console script being on PATH.
+CLI = [sys.executable, "-m", "properties"]
+PROPERTY_KEYS = {"id", "tier", "outcome", "examples", "seconds", "message", "counterexample", "repro"}
+OUTCOMES = ("passed", "failed", "error", "xfailed", "skipped")
+PROGRESS = re.compile(r"^\[\s*(\d+)/(\d+)\] (PASSED|FAILED|ERROR|XFAILED|SKIPPED)\s+(\S+)", re.M)
+#: Concurrent runs: enough to overlap the sleeping ones (timeouts) with the start-up of others on a 2-core machine.
+POOL = int(os.environ.get("COMPOSED_TEST_POOL", "4"))
+
+
+@dataclass
+class Run:
+    args: list
+    cwd: str
+    report_path: str | None = None
+    returncode: int | None = None
+    stdout: str = ""
+    stderr: str = ""
+    seconds: float = 0.0
+    report: dict | None = field(default=None, repr=False)
+
+    def by_id(self) -> dict:
+        return {p["id"]: p for p in self.report["properties"]}
+
+    def explain(self) -> str:
+        return (f"command: {self.args}\nexit {self.returncode} after {self.seconds:.1f} s\n--- stdout\n"
+                f"{self.stdout[-4000:]}\n--- stderr\n{self.stderr[-4000:]}")
+
+
+def env() -> dict:
+    e = dict(os.environ)
+    e.pop("PYTEST_ADDOPTS", None)
+    e.pop("COMPOSED_IMPL", None)
+    e.setdefault("PYTHONDONTWRITEBYTECODE", "1")
+    return e
+
+
+def execute(run: Run, timeout: float = 300.0) -> Run:
+    start = time.monotonic()
+    proc = subprocess.run(run.args, cwd=run.cwd, capture_output=True, text=True, env=env(), timeout=timeout,
+                          errors="replace")
+    run.seconds = time.monotonic() - start
+    run.returncode, run.stdout, run.stderr = proc.returncode, proc.stdout, proc.stderr
+    if run.report_path and os.path.exists(run.report_path):
+        with open(run.report_path, encoding="utf-8") as f:
+            run.report = json.load(f)
+    return run
+
+
+def run_all(runs: dict[str, Run]) -> dict[str, Run]:
+    with concurrent.futures.ThreadPoolExecutor(max_workers=POOL) as pool:
+        futures = {name: pool.submit(execute, run) for name, run in runs.items()}
+        return {name: f.result() for name, f in futures.items()}
+
+
+def check_report_schema(report: dict, spec: str | None = None) -> None:
+    """The report's shape is the contract of issue 4, and it is complete: the counts add up."""
+    assert set(report) == {"implementation", "tiers", "properties", "summary"}, sorted(report)
+    if spec is not None:
+        assert report["implementation"] == spec
+    assert isinstance(report["tiers"], list) and set(report["tiers"]) <= {"core", "strict"}
+    ids = []
+    for p in report["properties"]:
+        assert set(p) == PROPERTY_KEYS, sorted(p)
+        assert p["outcome"] in OUTCOMES, p
+        assert p["tier"] in report["tiers"], p
+        assert isinstance(p["examples"], int) and p["examples"] >= 0, p
+        assert isinstance(p["seconds"], (int, float)) and p["seconds"] >= 0, p
+        assert isinstance(p["message"], str), p
+        if p["outcome"] in ("failed", "error"):
+            assert p["message"].strip(), f"a {p['outcome']} property needs a message: {p}"
+        ids.append(p["id"])
+    assert len(ids) == len(set(ids)), f"duplicate ids: {ids}"
+    s = report["summary"]
+    for k in OUTCOMES:
+        assert s[k] == sum(p["outcome"] == k for p in report["properties"]), (k, s)
+    assert s["total"] == len(report["properties"]) == sum(s[k] for k in OUTCOMES)
+    assert s["examples"] == sum(p["examples"] for p in report["properties"])
