@@ -184,7 +184,7 @@ def _nonfinite(draw):
 @prop(STRICT, _nonfinite(), weight=0.6)
 def nonfinite_rows_stay_in_their_row(impl, seed, x_batch, num_layers, features, bad_row):
     """A NaN or inf in one input row affects only that row's output: every other row equals the oracle. A NaN row
-    stays NaN through the layers (relu propagates NaN)."""
+    stays NaN through the layers (relu propagates NaN); with N = 0 it comes back unchanged."""
     b, f = np.shape(x_batch)
     got = output_matrix(impl(seed, x_batch, num_layers, features), b, f)
     keep = np.arange(b) != bad_row
@@ -193,7 +193,11 @@ def nonfinite_rows_stay_in_their_row(impl, seed, x_batch, num_layers, features, 
     assert_matches_oracle(got[keep].reshape(-1), seed, clean, num_layers, features, dtype=np.asarray(x_batch).dtype,
                           label="rows without NaN/inf")
     if np.isnan(x_batch[bad_row]).any():
-        assert np.isnan(got[bad_row]).all(), f"a NaN in row {bad_row} must give a NaN row, got {got[bad_row]}"
+        if int(num_layers) >= 1:
+            assert np.isnan(got[bad_row]).all(), f"a NaN in row {bad_row} must give a NaN row, got {got[bad_row]}"
+        else:  # N = 0 is the identity: the row comes back as it went in, one NaN and all
+            same = np.array_equal(got[bad_row], np.asarray(x_batch[bad_row], np.float64), equal_nan=True)
+            assert same, f"N = 0 must return row {bad_row} unchanged: got {got[bad_row]}, input {x_batch[bad_row]}"
 
 
 # --- structural properties (JAX-traceable implementations) -------------------------------------------------------
