@@ -58,6 +58,6 @@ def prop(tier: str, strategy, *, weight: float = 1.0, name: str | None = None):
 
 def load_all() -> dict[str, Property]:
     """Import the modules that define properties, and return the registry."""
-    from properties import core, sharding, strict  # noqa: F401  (registration happens on import)
+    from properties import core, extra, sharding, strict  # noqa: F401  (registration happens on import)
 
     return PROPERTIES

@@ -1,0 +1,137 @@
+"""Meta-tests of the conformance suite: it rejects every mutant in ``tests/mutants`` with the property the catalogue
+names, and accepts every bundled implementation (and a verbatim copy of the problem's code, core tier).
+
+Properties run through :func:`properties.api.run_property`: the same ``@given(prop.strategy)`` and example budget
+as ``pytest properties``. The mutant runs always use the ``ci`` profile (derandomized, 25 examples a property, as
+``CI=true`` selects): the claim under test is "the suite kills every mutant under CI", and it must not depend on the
+profile a developer runs with (``quick`` has 4 examples) nor on luck (with random draws at the same budget,
+``wrong_from_depth_6`` and ``layers_rounded`` survived 1 run in 8 each when measured). They stop at the first
+falsifying example (``shrink=False``): a failing property is all these tests need, and shrinking compiles a new
+shape at every step. The correct implementations run under the active profile with a small budget (below).
+
+The full table (every property against every mutant) is ``tests/mutation_table.py``, written to
+``tests/mutation_table.md``.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+HERE = Path(__file__).resolve().parent
+if str(HERE) not in sys.path:  # `mutants` is a package in tests/, whatever pytest's import mode
+    sys.path.insert(0, str(HERE))
+
+import composed  # noqa: E402
+from mutants import MUTANTS  # noqa: E402
+from mutants._base import correct  # noqa: E402
+from properties.api import FAILED, PASSED, SKIPPED, run_property  # noqa: E402
+from properties.candidate import Candidate  # noqa: E402
+from properties.registry import CORE, STRICT, load_all  # noqa: E402
+from properties.settings import examples_for  # noqa: E402
+
+PROPS = load_all()
+KNOWN = set(PROPS) | {"grid"}
+TIER = {name: p.tier for name, p in PROPS.items()} | {"grid": CORE}
+VERBATIM = str(HERE / "candidates" / "verbatim.py")
+
+
+# --- the catalogue itself ----------------------------------------------------------------------------------------
+
+
+def test_catalogue_is_large_and_well_formed():
+    assert len(MUTANTS) >= 28, f"only {len(MUTANTS)} mutants"
+    for name, (impl, killers, tier) in MUTANTS.items():
+        assert impl.__name__ == name
+        doc = (impl.__doc__ or "").strip()
+        assert doc and "\n" not in doc, f"{name}: needs a one-line docstring stating its bug, got {doc!r}"
+        assert killers, f"{name}: no expected killer"
+        assert killers <= KNOWN, f"{name}: unknown properties {sorted(killers - KNOWN)}"
+        assert tier in (CORE, STRICT), f"{name}: tier {tier!r}"
+        core_killer = any(TIER[k] == CORE for k in killers)
+        assert (tier == CORE) == core_killer, (
+            f"{name}: tier {tier!r} but its killers are {sorted((k, TIER[k]) for k in killers)}"
+        )
+
+
+def test_mutant_bugs_are_distinct():
+    bugs = [m.bug for m in MUTANTS.values()]
+    assert len(set(bugs)) == len(bugs), "two mutants state the same bug"
+    assert len({m.impl for m in MUTANTS.values()}) == len(MUTANTS)
+
+
+def test_every_property_is_some_mutants_declared_killer():
+    """Every property is the declared killer of at least one mutant: each has a bug it demonstrably catches."""
+    declared = set().union(*(m.killers for m in MUTANTS.values()))
+    missing = sorted(set(PROPS) - declared)
+    assert not missing, f"properties that kill no catalogued mutant: {missing}"
+
+
+@pytest.mark.parametrize("name", ["no_final_relu", "call_parity", "accepts_3d_input"])
+def test_mutants_load_as_specs(name):
+    """A mutant's SPEC (a file path) loads through the suite's own loader, so it can be run with --impl."""
+    import os
+
+    spec = MUTANTS[name].spec
+    root = HERE.parent
+    cwd = os.getcwd()
+    os.chdir(root)
+    try:
+        func = Candidate.from_spec(spec).func
+    finally:
+        os.chdir(cwd)
+    assert func.__name__ == name
+    assert func.__doc__ == MUTANTS[name].impl.__doc__
+
+
+# --- every mutant dies, by each of the properties it is declared to die by ---------------------------------------
+
+KILLS = [(name, killer) for name, m in sorted(MUTANTS.items()) for killer in sorted(m.killers)]
+
+
+@pytest.mark.parametrize("name,killer", KILLS, ids=[f"{n}-by-{k}" for n, k in KILLS])
+def test_mutant_is_killed(name, killer):
+    outcome = run_property(MUTANTS[name].impl, killer, shrink=False, profile="ci")
+    assert outcome.kind == FAILED, (
+        f"mutant {name!r} ({MUTANTS[name].bug}) was not rejected by {killer!r}: {outcome.kind} after "
+        f"{outcome.examples} examples ({outcome.discarded} discarded) {outcome.message[:2000]}"
+    )
+    assert outcome.prop == killer and outcome.message
+
+
+# --- correct implementations pass ----------------------------------------------------------------------------------
+
+#: Examples per property for the correct implementations: the jitted ones compile one program per shape bucket, the
+#: eager ones (reference, verbatim) recompile on every call (~0.1 s), so they get fewer. ``pytest properties --impl X``
+#: runs them with the full budget (see .ci/run).
+BUDGET = {"fast": 4, "vmap_in_scan": 2, "pure_jax": 2, "numpy_loop": 2, "reference": 1, "verbatim": 1, "control": 2}
+CORRECT = {**composed.IMPLEMENTATIONS, "verbatim": VERBATIM, "control": correct}
+
+
+def _correct_runs():
+    for impl in CORRECT:
+        for prop in [*PROPS, "grid"]:
+            if impl == "verbatim" and TIER[prop] != CORE:
+                continue  # the problem's code is held to the core tier only
+            if impl in ("reference", "verbatim", "vmap_in_scan") and prop == "grid":
+                continue  # 20 cells, one compile (or eager call) each: ~15 s cold; `pytest properties --impl X` has it
+            yield impl, prop
+
+
+RUNS = list(_correct_runs())
+
+
+@pytest.mark.parametrize("impl,prop", RUNS, ids=[f"{i}-{p}" for i, p in RUNS])
+def test_correct_implementation_passes(impl, prop):
+    # A property's share of the budget follows its weight, as in the suite; the grid runs one example per cell.
+    examples = 1 if prop == "grid" else min(BUDGET[impl], examples_for(PROPS[prop].weight))
+    outcome = run_property(CORRECT[impl], prop, max_examples=examples)
+    if outcome.kind == SKIPPED:
+        assert prop in ("jaxpr_constant_in_depth", "scan_body_is_batched_matmul") and impl not in ("fast", "control"), (
+            f"{impl}: {prop} skipped: {outcome.message}"
+        )
+        pytest.skip(outcome.message)
+    assert outcome.kind == PASSED, f"{impl} rejected by {prop}: {outcome.message[:3000]}"
+    assert outcome.examples >= 1
