@@ -115,8 +115,10 @@ def _correct_runs():
         for prop in [*PROPS, "grid"]:
             if impl == "verbatim" and TIER[prop] != CORE:
                 continue  # the problem's code is held to the core tier only
-            if impl in ("reference", "verbatim", "vmap_in_scan") and prop == "grid":
-                continue  # 20 cells, one compile (or eager call) each: ~15 s cold; `pytest properties --impl X` has it
+            if impl in ("fast", "reference", "verbatim", "vmap_in_scan") and prop == "grid":
+                # 20 cells, one nnx compile (or eager call) each: ~15 s cold. `pytest properties --impl X` runs it,
+                # and for fast every plain `pytest` run does (properties/test_grid.py).
+                continue
             yield impl, prop
 
 
