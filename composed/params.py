@@ -27,7 +27,11 @@ def _make(seed, num_layers, features):
 
 @lru_cache(maxsize=512)
 def _cached(seed: int, num_layers: int, features: int, x64: bool):
-    kernel, bias = (np.asarray(a) for a in _make(np.int64(seed), num_layers=num_layers, features=features))
+    # Concrete even when called while a caller is being traced (jax.make_jaxpr of pure_jax/numpy_loop): the
+    # parameters depend on Python ints only.
+    with jax.ensure_compile_time_eval():
+        made = _make(np.int64(seed), num_layers=num_layers, features=features)
+    kernel, bias = (np.asarray(a) for a in made)
     kernel.flags.writeable = False
     bias.flags.writeable = False
     return kernel, bias
