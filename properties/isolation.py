@@ -133,7 +133,8 @@ def describe_exit(returncode: int | None, record: dict, dump: str) -> str:
         took = f", which had run {elapsed:.1f} s" if elapsed >= 1.0 and not hard else ""
         parts.append(f"during the call {call}{took}")
     elif record:
-        parts.append("outside any call of the implementation (in the suite's own code, after the implementation ran)")
+        parts.append("outside a guarded call of the implementation (a property tracing it directly, e.g. with "
+                     "jax.make_jaxpr, or the suite's own code)")
     if record.get("examples"):
         parts.append(f"at example {record['examples']}")
     if hard:

@@ -206,10 +206,17 @@ def nonfinite_rows_stay_in_their_row(impl, seed, x_batch, num_layers, features, 
 def _jaxpr(impl, seed, x, n, f):
     import jax
 
+    from properties.candidate import CallTimeout
+
     try:
-        return jax.make_jaxpr(lambda xb: impl.func(seed, xb, n, f))(x)
+        # through the guard (timeout, output, JAX config): tracing runs the implementation's Python code, so a hostile
+        # one can hang or misbehave here too
+        return jax.make_jaxpr(lambda xb: impl(seed, xb, n, f))(x)
+    except CallTimeout:
+        raise
     except Exception as exc:  # noqa: BLE001 - not traceable: the property does not apply
-        pytest.skip(f"implementation is not JAX-traceable ({type(exc).__name__}): structural properties need jax.make_jaxpr")
+        kind = type(getattr(exc, "cause", None) or exc).__name__
+        pytest.skip(f"implementation is not JAX-traceable ({kind}): structural properties need jax.make_jaxpr")
 
 
 def _walk(jaxpr):

@@ -239,7 +239,7 @@ def test_isolation_helpers():
     assert "status 0" in isolation.describe_exit(0, rec, "")
     assert "hard deadline of 5 s" in isolation.describe_exit(1, rec, "Timeout (0:00:05)!\n")
     assert "composed_transforms(seed=0)" in isolation.describe_exit(-9, rec, "")
-    assert "outside any call" in isolation.describe_exit(-6, dict(rec, call=None), "")
+    assert "outside a guarded call" in isolation.describe_exit(-6, dict(rec, call=None), "")
 
 
 def test_call_monitor_record(tmp_path):
