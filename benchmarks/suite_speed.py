@@ -113,7 +113,7 @@ def run_naive(tmp: Path, quick: bool) -> dict:
 def run_ours(name: str, tmp: Path, impl: str, workers: int, cache: str) -> dict:
     report = tmp / f"{name}.json"
     args = ["properties", "-m", "core", "--impl", impl, "-p", "no:cacheprovider", "-q",
-            "--jax-cache-dir", cache, "--conformance-report", str(report)]
+            f"--jax-cache-dir={cache}", f"--conformance-report={report}"]
     if workers:
         args += ["-n", str(workers)]
     return _run(name, args, _env(), _report_count(report))

@@ -102,14 +102,24 @@ def _host_devices(config) -> tuple[int, bool]:
 
 
 def _runs_the_suite(config) -> bool:
-    """Whether this run may include the suite's tests: an implementation named, this checkout, or ``properties``."""
+    """Whether this run may include the suite's tests: an implementation named, a run in or over this checkout, or
+    ``properties`` named (``--pyargs properties``). The invocation directory and the arguments count, not only the
+    rootdir: ``--jax-cache-dir PATH`` (space-separated, PATH existing) makes pytest take PATH as the rootdir, because
+    it determines the rootdir before it knows this plugin's options."""
     if impl_spec(config)[1]:
         return True
     root = Path(__file__).resolve().parent.parent
-    if Path(str(config.rootpath)).resolve() == root:
-        return True
-    return any("properties" in Path(str(arg).split("::")[0]).parts or str(arg).startswith("properties")
-               for arg in config.args)
+    args = [str(arg).split("::")[0] for arg in config.args]
+    invoked = Path(str(config.invocation_params.dir))
+    places = [Path(str(config.rootpath)), invoked, *(invoked / arg for arg in args)]  # absolute args stay absolute
+    for place in places:
+        try:
+            path = place.resolve()
+        except (OSError, RuntimeError):
+            continue
+        if path == root or root in path.parents or path in root.parents:
+            return True
+    return any("properties" in Path(arg).parts or arg.startswith("properties") for arg in args)
 
 
 def _jax_backends_initialised() -> bool:

@@ -99,9 +99,10 @@ def test_with_host_devices_appends_without_clobbering():
     assert sharding.with_host_devices(kept) == kept
 
 
-def _config(host_devices=None, impl=None, rootpath="/elsewhere", args=("tests",)):
+def _config(host_devices=None, impl=None, rootpath="/elsewhere/project", args=("tests",), invoked="/elsewhere/project"):
     options = {"host_devices": host_devices, "impl": impl}
-    return types.SimpleNamespace(getoption=options.get, rootpath=Path(rootpath), args=list(args))
+    return types.SimpleNamespace(getoption=options.get, rootpath=Path(rootpath), args=list(args),
+                                 invocation_params=types.SimpleNamespace(dir=Path(invoked)))
 
 
 @pytest.mark.parametrize(
@@ -117,6 +118,10 @@ def _config(host_devices=None, impl=None, rootpath="/elsewhere", args=("tests",)
         ("", _config(rootpath=ROOT, host_devices="0"), False, ""),
         ("", _config(rootpath=ROOT, host_devices="off"), False, ""),
         ("", _config(rootpath=ROOT), True, ""),
+        # `pytest --jax-cache-dir /existing/dir` from the checkout: pytest takes the dir for the rootdir
+        ("", _config(rootpath="/tmp/cache", invoked=ROOT, args=[str(ROOT)]), False,
+         "--xla_force_host_platform_device_count=4"),
+        ("", _config(args=["--pyargs", "properties"]), False, "--xla_force_host_platform_device_count=4"),
         ("", _config(), False, ""),  # another project's run: untouched
     ],
 )
