@@ -91,6 +91,8 @@ def _trim(text: str) -> str:
     for line in str(text).splitlines():
         if line.strip().startswith(_NOTE_MARKERS):
             break
+        if lines and line.startswith("assert "):  # pytest's assertion introspection after the property's own message
+            break
         lines.append(line.rstrip())
     while lines and not lines[-1].strip():
         lines.pop()

@@ -4,7 +4,7 @@ verdicts of the others, within a bounded time (``docs/conformance.md``, "Isolati
 
 Each run checks one to three core properties (``-k``) at the ``quick`` profile with one xdist worker and
 ``--no-shrink`` (shrinking an implementation that fails everywhere costs ~100 calls and teaches nothing), a 3 s
-per-call timeout for the ones that hang and the CLI's default (30 s) for the others. All runs start at once, four at a
+per-call timeout for the ones that hang and the CLI's default (30 s) for the others. Runs go two at a
 time (``cli_support.run_all``). In-process tests at the end check that a timeout or a MemoryError stays one consistent
 failure while Hypothesis shrinks (not a "flaky" one).
 """
@@ -23,7 +23,7 @@ from cli_support import CLI, HOSTILE, ROOT, Run, check_report_schema, run_all
 ONE = "zero_input_gives_zero"
 TWO = "output_shape or zero_input_gives_zero"
 HANGS = ["--timeout", "3"]
-#: The bound each run must finish within here (runs overlap four at a time on 2 cores; alone they take 7-15 s).
+#: The bound each run must finish within here (alone they take 3.4-10 s on 2 cores; here two run at a time).
 BOUND_S = 120.0
 
 
