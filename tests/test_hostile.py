@@ -38,6 +38,7 @@ CASES = {
     "hang_in_c": (HANGS, ONE, everything("failed", "hard deadline of 5 s")),
     "segfault": ([], ONE, everything("failed", "SIGSEGV")),
     "os_exit": ([], ONE, everything("failed", "exited with status 0")),
+    "sigkill": ([], ONE, everything("failed", "killed by SIGKILL (the kernel's OOM killer")),
     "sys_exit": ([], TWO, everything("failed", "implementation raised SystemExit: 3")),
     "returns_none": ([], TWO, everything("failed", "got NoneType")),
     "returns_list": ([], TWO, everything("failed", "got list")),
