@@ -145,9 +145,17 @@ def _configure_host_devices(config) -> None:
     os.environ["XLA_FLAGS"] = f"{flags} {flag}={count}".strip()
 
 
+def _configure_gpu_memory() -> None:
+    """pytest-xdist workers share the GPU: JAX's default preallocation of 75% of its memory per process would leave
+    the second worker short, so workers preallocate nothing (unless the user set it; before JAX initialises)."""
+    if os.environ.get("PYTEST_XDIST_WORKER") and not _jax_backends_initialised():
+        os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
+
+
 def _configure_jax(config) -> None:
     """Persistent compilation cache with no minimum compile time (set via env before JAX is imported, else update)."""
     _configure_host_devices(config)
+    _configure_gpu_memory()
     path = _cache_dir(config)
     if path is None:
         return

@@ -9,6 +9,8 @@ F=16, N=8 (``properties.assertions`` used directly). They run on CPU; docs/speed
 
 from __future__ import annotations
 
+import os
+
 import jax
 import numpy as np
 import pytest
@@ -118,3 +120,22 @@ def test_emulated_tf32_matmuls_are_rejected_at_the_largest_bucket():
     for seed in SEEDS:
         x = _x(seed)
         assert _rejected(_tf32_forward(seed, x, N, F), seed, x), f"seed {seed}: TF32 matmuls passed"
+
+
+@pytest.mark.parametrize("worker, preset, backends_up, want", [
+    ("gw0", None, False, "false"),  # an xdist worker on a GPU does not grab 75% of its memory
+    ("gw1", ".5", False, ".5"),  # the user's setting wins
+    (None, None, False, None),  # not under xdist: JAX's default
+    ("gw0", None, True, None),  # too late: JAX already initialised
+])
+def test_xdist_workers_do_not_preallocate_gpu_memory(monkeypatch, worker, preset, backends_up, want):
+    from properties import plugin
+
+    for var, value in (("PYTEST_XDIST_WORKER", worker), ("XLA_PYTHON_CLIENT_PREALLOCATE", preset)):
+        if value is None:
+            monkeypatch.delenv(var, raising=False)
+        else:
+            monkeypatch.setenv(var, value)
+    monkeypatch.setattr(plugin, "_jax_backends_initialised", lambda: backends_up)
+    plugin._configure_gpu_memory()
+    assert os.environ.get("XLA_PYTHON_CLIENT_PREALLOCATE") == want
