@@ -1,9 +1,9 @@
 """``composed-check [SPEC]``: run the conformance suite against one implementation and print a verdict per property.
 
-Also ``python -m composed`` and ``python -m properties``. The CLI is a thin driver: it runs pytest in a subprocess on the
-installed ``properties`` package, always under pytest-xdist (at least one worker, so a worker that crashes is replaced
-while the controller survives and reports), reads the ``@@composed@@`` progress lines and the JSON report the plugin
-writes, and prints a table.
+Also ``python -m composed`` and ``python -m properties``. The CLI is a thin driver: it runs pytest in a subprocess on
+the installed ``properties`` package, always under pytest-xdist (at least one worker, so a worker that crashes is
+replaced while the controller survives and reports), reads the ``@@composed@@`` progress lines and the JSON report the
+plugin writes, and prints a table.
 
 Exit status: 0 all selected properties passed (xfails allowed), 1 a property failed or errored, 2 usage error (bad
 SPEC, bad option, nothing selected), 3 the run produced no report (internal error; pytest's output is shown).
@@ -58,10 +58,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"pytest-xdist worker processes (at least 1; default min(4, CPUs) = {_default_workers()})")
     p.add_argument("--xfails-file", metavar="PATH", help="properties expected to fail (one id or id prefix a line)")
     p.add_argument("--timeout", type=float, default=DEFAULT_CALL_TIMEOUT, metavar="SECONDS",
-                   help=f"fail a single call of the implementation that takes longer (default {DEFAULT_CALL_TIMEOUT:g}; "
+                   help="fail a single call of the implementation that takes longer "
+                   f"(default {DEFAULT_CALL_TIMEOUT:g}; "
                    "a call stuck in C code ends its worker after a grace of half that, 2 to 30 s)")
     p.add_argument("--test-timeout", type=float, default=DEFAULT_TEST_TIMEOUT, metavar="SECONDS",
-                   help=f"backstop per property, pytest-timeout (thread method; default {DEFAULT_TEST_TIMEOUT:g}, 0: off)")
+                   help="backstop per property, pytest-timeout "
+                   f"(thread method; default {DEFAULT_TEST_TIMEOUT:g}, 0: off)")
     p.add_argument("--max-memory", default="auto", metavar="SIZE",
                    help="RLIMIT_DATA per worker, e.g. 4G, 'off' (default auto: RAM / (2 * (workers + 1)), >= 2 GiB)")
     p.add_argument("--no-shrink", action="store_true",

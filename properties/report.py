@@ -43,8 +43,8 @@ OUTCOMES = ("passed", "failed", "error", "xfailed", "skipped")
 PROGRESS_PREFIX = "@@composed@@ "
 MAX_MESSAGE = 2000
 #: Lines where Hypothesis's own notes start (the counterexample and repro fields carry that information).
-_NOTE_MARKERS = ("Failing test case", "Falsifying example", "Falsifying explicit example", "Explanation:", "You can reproduce this",
-                 "Unreliable test timings", "While generating examples")
+_NOTE_MARKERS = ("Failing test case", "Falsifying example", "Falsifying explicit example", "Explanation:",
+                 "You can reproduce this", "Unreliable test timings", "While generating examples")
 
 
 def suite_files() -> set[str]:
@@ -225,7 +225,8 @@ def text_table(report: dict) -> str:
     widths = [max(len(r[i]) for r in rows) for i in range(5)]
     lines = []
     for n, r in enumerate(rows):
-        lines.append("  ".join((c.rjust(w) if i >= 3 else c.ljust(w)) for i, (c, w) in enumerate(zip(r, widths))).rstrip())
+        cells = ((c.rjust(w) if i >= 3 else c.ljust(w)) for i, (c, w) in enumerate(zip(r, widths)))
+        lines.append("  ".join(cells).rstrip())
         if n == 0:
             lines.append("  ".join("-" * w for w in widths))
     return "\n".join(lines)

@@ -13,8 +13,6 @@ import re
 import shutil
 import subprocess
 import sys
-from pathlib import Path
-
 import pytest
 
 from cli_support import CANDIDATES, CLI, ROOT, Run, check_report_schema, env, run_all
@@ -199,7 +197,8 @@ def _entry(pid, outcome, examples=3, seconds=0.5, tier="core"):
 
 
 def test_build_counts_every_outcome():
-    entries = [_entry("a", "passed"), dict(_entry("b", "failed"), message="AssertionError: no"), _entry("c", "xfailed", tier="strict"),
+    entries = [_entry("a", "passed"), dict(_entry("b", "failed"), message="AssertionError: no"),
+               _entry("c", "xfailed", tier="strict"),
                _entry("d", "skipped", 0)]
     report = build("spec", entries, 2.0)
     check_report_schema(report, "spec")
@@ -233,7 +232,8 @@ def test_isolation_helpers():
     assert isolation.parse_size("off") is None and isolation.parse_size("1000") == 1000
     with pytest.raises(ValueError):
         isolation.parse_size("banana")
-    assert isolation.hard_deadline(3) == 5 and isolation.hard_deadline(120) == 150 and isolation.hard_deadline(None) is None
+    assert isolation.hard_deadline(3) == 5 and isolation.hard_deadline(120) == 150
+    assert isolation.hard_deadline(None) is None
     rec = {"nodeid": "x", "examples": 2, "call": "composed_transforms(seed=0)", "since": 0, "hard_timeout": 5}
     assert "SIGSEGV" in isolation.describe_exit(-11, rec, "")
     assert "status 0" in isolation.describe_exit(0, rec, "")
