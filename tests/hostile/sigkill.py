@@ -1,4 +1,4 @@
-"""Hostile: the process gets SIGKILL in the middle of the call, as from the kernel's OOM killer (nothing can catch it)."""
+"""Hostile: the process gets SIGKILL in the middle of the call, as from the kernel's OOM killer (uncatchable)."""
 
 import os
 import signal
