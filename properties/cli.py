@@ -160,7 +160,14 @@ def main(argv: list[str] | None = None) -> int:
         print(f"composed-check: error: no such xfails file: {args.xfails_file!r}", file=sys.stderr)
         return EXIT_USAGE
 
-    from properties.report import PROGRESS_PREFIX, text_table, verdict_line
+    try:
+        import hypothesis  # noqa: F401
+        import xdist  # noqa: F401
+
+        from properties.report import PROGRESS_PREFIX, text_table, verdict_line
+    except ImportError as exc:
+        print(f"composed-check: {exc}: the suite needs the 'test' extra: pip install 'composed[test]'", file=sys.stderr)
+        return EXIT_USAGE
 
     with tempfile.TemporaryDirectory(prefix="composed-check-") as tmp:
         Path(tmp, "pytest.ini").write_text("[pytest]\n", encoding="utf-8")
