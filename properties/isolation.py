@@ -1,6 +1,6 @@
 """Process-level isolation from a hostile implementation (what the in-process guard of ``candidate.py`` cannot do).
 
-The suite runs in layers (see ``docs/conformance.md``, "Isolation model"):
+The suite runs in layers (see the README, "Isolation model"):
 
 1. in process, per call (``properties.candidate.Candidate``): exceptions (``SystemExit`` too), a SIGALRM timeout,
    output diversion, JAX-config restore;

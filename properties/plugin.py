@@ -249,7 +249,7 @@ def pytest_runtest_makereport(item, call):
         item.user_properties.append(("composed_repro", repro(spec, STATE.prop, STATE.case)))
 
 
-# -- reports, xfails file, process-level isolation (docs/conformance.md) ---------------------------------------------
+# -- reports, xfails file, process-level isolation (README: Isolation model) ---------------------------------------------
 
 
 def _add_conformance_options(group) -> None:

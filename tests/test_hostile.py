@@ -1,6 +1,6 @@
 """The hostile catalogue (``tests/hostile/*.py``): every implementation there must give ``composed-check`` exit 1, a
 complete report with a failed verdict and a clear message for each affected property, and must not poison the
-verdicts of the others, within a bounded time (``docs/conformance.md``, "Isolation model").
+verdicts of the others, within a bounded time (README, "Isolation model").
 
 Each run checks one to three core properties (``-k``) at the ``quick`` profile with one xdist worker and
 ``--no-shrink`` (shrinking an implementation that fails everywhere costs ~100 calls and teaches nothing), a 3 s
