@@ -1,6 +1,6 @@
 """Examples per second of the conformance suite vs a naive four-property Hypothesis suite, same eager candidate.
 
-    python benchmarks/suite_speed.py [--quick] [--workers 2] [--out DIR]
+    python benchmarks/suite_speed.py [--quick] [--minimal] [--profile exhaustive] [--workers 2] [--out DIR]
 
 Prints one JSON document and writes ``DIR/suite_speed.json`` (default DIR: ``benchmarks/results``). Every figure is a
 separate ``pytest`` subprocess, timed from start to exit (interpreter start, imports, collection and xdist start-up
@@ -110,31 +110,36 @@ def run_naive(tmp: Path, quick: bool) -> dict:
     return _run("naive", args, env, count)
 
 
-def run_ours(name: str, tmp: Path, impl: str, workers: int, cache: str) -> dict:
+def run_ours(name: str, tmp: Path, impl: str, workers: int, cache: str, profile: str = "default") -> dict:
     report = tmp / f"{name}.json"
     args = ["properties", "-m", "core", "--impl", impl, "-p", "no:cacheprovider", "-q",
-            f"--jax-cache-dir={cache}", f"--conformance-report={report}"]
+            f"--jax-cache-dir={cache}", f"--conformance-report={report}", f"--hypothesis-profile={profile}"]
     if workers:
         args += ["-n", str(workers)]
     return _run(name, args, _env(), _report_count(report))
 
 
-def measure(quick: bool = False, workers: int = 2) -> dict:
-    """The ``suite_examples_per_second`` section (see the module docstring)."""
+def measure(quick: bool = False, workers: int = 2, profile: str = "default", minimal: bool = False) -> dict:
+    """The ``suite_examples_per_second`` section (see the module docstring). ``profile``: the Hypothesis profile of
+    the suite's runs (the naive suite keeps its 100 examples); ``minimal``: only naive, ours_nW_cold, ours_nW_warm."""
     tmp = Path(tempfile.mkdtemp(prefix="suite_speed_"))
     try:
         runs: dict[str, dict] = {}
         runs["naive"] = run_naive(tmp, quick)
-        if not quick:
-            runs["ours_serial_nocache"] = run_ours("ours_serial_nocache", tmp, CANDIDATE, 0, "off")
         cold = tmp / "cache_verbatim"
-        runs["ours_serial_cold"] = run_ours("ours_serial_cold", tmp, CANDIDATE, 0, str(cold))
-        shutil.rmtree(cold, ignore_errors=True)
-        runs[f"ours_n{workers}_cold"] = run_ours(f"ours_n{workers}_cold", tmp, CANDIDATE, workers, str(cold))
-        runs[f"ours_n{workers}_warm"] = run_ours(f"ours_n{workers}_warm", tmp, CANDIDATE, workers, str(cold))
-        fast_cache = tmp / "cache_fast"
-        runs[f"fast_n{workers}_cold"] = run_ours(f"fast_n{workers}_cold", tmp, "fast", workers, str(fast_cache))
-        runs[f"fast_n{workers}_warm"] = run_ours(f"fast_n{workers}_warm", tmp, "fast", workers, str(fast_cache))
+        if not (quick or minimal):
+            runs["ours_serial_nocache"] = run_ours("ours_serial_nocache", tmp, CANDIDATE, 0, "off", profile)
+        if not minimal:
+            runs["ours_serial_cold"] = run_ours("ours_serial_cold", tmp, CANDIDATE, 0, str(cold), profile)
+            shutil.rmtree(cold, ignore_errors=True)
+        for state in ("cold", "warm"):
+            name = f"ours_n{workers}_{state}"
+            runs[name] = run_ours(name, tmp, CANDIDATE, workers, str(cold), profile)
+        if not minimal:
+            fast_cache = tmp / "cache_fast"
+            for state in ("cold", "warm"):
+                name = f"fast_n{workers}_{state}"
+                runs[name] = run_ours(name, tmp, "fast", workers, str(fast_cache), profile)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     base = runs["naive"]["examples_per_s"]
@@ -151,6 +156,7 @@ def measure(quick: bool = False, workers: int = 2) -> dict:
     return {
         "candidate": CANDIDATE,
         "workers": workers,
+        "profile": profile,
         "quick": quick,
         "runs": runs,
         "ratio_to_naive": ratios,
@@ -165,18 +171,21 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="naive suite at 25 examples, no serial_nocache run")
     parser.add_argument("--workers", type=int, default=2, help="pytest-xdist workers for the -n runs (default 2)")
+    parser.add_argument("--profile", default="default", help="Hypothesis profile of the suite's runs (default, exhaustive)")
+    parser.add_argument("--minimal", action="store_true", help="only naive, ours_nW_cold and ours_nW_warm")
     parser.add_argument("--out", default=str(REPO / "benchmarks" / "results"), help="directory for suite_speed.json")
     args = parser.parse_args(argv)
     results = {
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()},
         "date": time.strftime("%Y-%m-%d %H:%M:%S"),
-        "suite_examples_per_second": measure(args.quick, args.workers),
+        "suite_examples_per_second": measure(args.quick, args.workers, args.profile, args.minimal),
     }
     text = json.dumps(results, indent=2)
     print(text)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "suite_speed.json").write_text(text + "\n")
+    name = "suite_speed.json" if args.profile == "default" else f"suite_speed_{args.profile}.json"
+    (out / name).write_text(text + "\n")
     return 0
 
 
