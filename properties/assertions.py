@@ -6,11 +6,12 @@ The implementation's output is compared with the float64 oracle row by row, agai
 oracle alongside the values: a first-order model of float rounding propagated through the network.
 
     layer n adds rounding noise   d_n = eps * (|h_{n-1}| @ |K_n|)        (the magnitude of the terms of the matmul)
-                                      + tiny * (F + sum|h_{n-1}|)         (subnormal rounding, absolute)
+                                      + tiny * (F + sum|h_{n-1}|)         (absolute rounding near zero)
     and carries the earlier noise  v_n = mask_n * (v_{n-1} @ K_n**2 + d_n**2),  sigma = sqrt(v_N)
 
-where ``tiny`` is the dtype's smallest subnormal (6e-8 for float16: a float16 NumPy loop at magnitude 1e-3 otherwise
-measured 724 sigma; negligible for float32), ``mask_n`` keeps the units that are active in the oracle (or within 4 sigma of the relu kink) and ``eps`` is the
+where ``tiny`` is the absolute rounding near zero: float16's smallest subnormal (6e-8: a float16 NumPy loop at
+magnitude 1e-3 otherwise measured 724 sigma), the smallest normal number for float32/bfloat16/float64 (XLA on CPU
+flushes subnormals to zero: 1.2e-38 for float32, far below any magnitude the strategies draw on purpose), ``mask_n`` keeps the units that are active in the oracle (or within 4 sigma of the relu kink) and ``eps`` is the
 machine epsilon of the dtype the computation runs in. Row i passes when
 
     max_j |out[i, j] - oracle[i, j]|  <=  C * max_j sigma[i, j],    C = 32.
@@ -52,10 +53,14 @@ def eps(dtype) -> float:
     return float(jnp.finfo(dtype).eps)
 
 
-def _smallest_subnormal(dtype) -> float:
+def _absolute_floor(dtype) -> float:
+    """The absolute rounding of results near zero: float16 keeps subnormals (spacing 6e-8; XLA computes it in float32
+    and rounds back); float32/bfloat16/float64 may be flushed to zero below the smallest normal number (XLA on CPU
+    flushes subnormals: measured, `fast` failed on inputs of ~1e-41), so their floor is that number."""
     import jax.numpy as jnp
 
-    return float(jnp.finfo(dtype).smallest_subnormal)
+    info = jnp.finfo(dtype)
+    return float(info.smallest_subnormal if np.dtype(dtype) == np.float16 else info.tiny)
 
 
 def _event(text: str) -> None:
@@ -91,7 +96,7 @@ def error_scale(seed, x_batch, num_layers, features, dtype) -> np.ndarray:
     zs = preactivations(seed, x, num_layers, features)
     kernel, _ = composed.params(seed, num_layers, features)
     u = eps(dtype)
-    tiny = _smallest_subnormal(dtype)
+    tiny = _absolute_floor(dtype)
     h = np.asarray(x, dtype=np.float64)
     v = np.zeros_like(h)
     with np.errstate(invalid="ignore", over="ignore"):

@@ -261,5 +261,7 @@ def positive_homogeneity(impl, seed, x_batch, num_layers, features, log2_scale):
     base = output_matrix(impl(seed, x_batch, num_layers, features), b, f)
     scaled = output_matrix(impl(seed, (x_batch * np.asarray(a, dtype)).astype(dtype), num_layers, features), b, f)
     assert_some_nonzero(base, "positive_homogeneity")
-    scale = a * error_scale(seed, x_batch, num_layers, features, dtype)
+    scaled_x = (x_batch * np.asarray(a, dtype)).astype(dtype)
+    scale = np.maximum(a * error_scale(seed, x_batch, num_layers, features, dtype),
+                       error_scale(seed, scaled_x, num_layers, features, dtype))
     assert_rows_close(scaled, a * base, scale=scale, label=f"f({a:g} x) vs {a:g} f(x)")
