@@ -97,7 +97,8 @@ def _report_count(path: Path):
 def run_naive(tmp: Path, quick: bool) -> dict:
     counter = tmp / "naive_count.json"
     env = _env(NAIVE_COUNT_FILE=str(counter), NAIVE_IMPL=str(REPO / CANDIDATE))
-    args = ["benchmarks/naive_suite.py", "-p", "no:properties.plugin", "-p", "no:cacheprovider", "-q"]
+    # "-n 0": the repository's addopts run pytest on 2 workers; the naive baseline is one process.
+    args = ["benchmarks/naive_suite.py", "-p", "no:properties.plugin", "-p", "no:cacheprovider", "-q", "-n", "0"]
     if quick:
         env["NAIVE_MAX_EXAMPLES"] = "25"
 
@@ -114,8 +115,7 @@ def run_ours(name: str, tmp: Path, impl: str, workers: int, cache: str, profile:
     report = tmp / f"{name}.json"
     args = ["properties", "-m", "core", "--impl", impl, "-p", "no:cacheprovider", "-q",
             f"--jax-cache-dir={cache}", f"--conformance-report={report}", f"--hypothesis-profile={profile}"]
-    if workers:
-        args += ["-n", str(workers)]
+    args += ["-n", str(workers)]  # explicit, also 0: the repository's addopts say -n 2
     return _run(name, args, _env(), _report_count(report))
 
 
