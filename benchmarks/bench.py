@@ -67,15 +67,21 @@ DEPTHS_QUICK = (1, 2, 16, 256)
 # The unrolled baseline: same parameters as composed.fast (the spec's make_block, seed traced), but a Python `for` over
 # the layers instead of nnx.scan, so the traced program grows with N.
 # --------------------------------------------------------------------------------------------------------------------
-@partial(jax.jit, static_argnames=("num_layers", "features"))
-def loop_forward(seed, x_batch, num_layers, features):
+def _spec_params(seed, dtype, num_layers, features):
+    """The spec's make_block with the seed traced (called inside the jitted functions below, so it is traced inline)."""
+
     @nnx.split_rngs(splits=num_layers)
     @nnx.vmap(in_axes=(0,), out_axes=0)
     def make_block(rngs):
-        return nnx.Linear(features, features, dtype=x_batch.dtype, rngs=rngs)
+        return nnx.Linear(features, features, dtype=dtype, rngs=rngs)
 
     blocks = make_block(nnx.Rngs(jax.random.key(seed)))
-    kernel, bias = blocks.kernel[...], blocks.bias[...]
+    return blocks.kernel[...], blocks.bias[...]
+
+
+@partial(jax.jit, static_argnames=("num_layers", "features"))
+def loop_forward(seed, x_batch, num_layers, features):
+    kernel, bias = _spec_params(seed, x_batch.dtype, num_layers, features)
     h = x_batch
     for n in range(num_layers):
         h = jax.nn.relu(h @ kernel[n] + bias[n])
@@ -86,13 +92,7 @@ def loop_forward(seed, x_batch, num_layers, features):
 # above into "make the parameters" and "the forward". Not a forward: it returns (kernel, bias).
 @partial(jax.jit, static_argnames=("num_layers", "features"))
 def params_only(seed, x_batch, num_layers, features):
-    @nnx.split_rngs(splits=num_layers)
-    @nnx.vmap(in_axes=(0,), out_axes=0)
-    def make_block(rngs):
-        return nnx.Linear(features, features, dtype=x_batch.dtype, rngs=rngs)
-
-    blocks = make_block(nnx.Rngs(jax.random.key(seed)))
-    return blocks.kernel[...], blocks.bias[...]
+    return _spec_params(seed, x_batch.dtype, num_layers, features)
 
 
 def _static_call(jitted):
