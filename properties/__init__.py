@@ -2,40 +2,56 @@
 
 Two ways in:
 
-* pytest: ``pytest --pyargs properties --impl SPEC`` (or ``pytest properties`` in a checkout);
-* plain functions: :func:`check_case` runs one property on one case; ``properties.registry.PROPERTIES`` lists them.
+* pytest: ``pytest --pyargs properties --impl SPEC`` (or ``pytest properties`` in a checkout), or ``composed-check``;
+* plain functions: :func:`check_case` runs one property on one case, :func:`properties.api.run_property` runs one
+  property with Hypothesis; ``properties.PROPERTIES`` lists them.
+
+The package is laid out by role, with imports pointing one way (runner -> invariants -> harness -> sandbox.wire):
+
+* ``properties.invariants``: the properties themselves, one module per theme, one catalogue;
+* ``properties.harness``: what the properties use on the checking side -- strategies, the tolerance policy and
+  assertion helpers, Hypothesis profiles, and the handle on the implementation (``proxy``) with its process
+  containment;
+* ``properties.sandbox``: what runs in the candidate process, next to the implementation (loader, guard, operations,
+  the request loop) and the wire both sides share; it imports nothing of the checking side;
+* ``properties.runner``: how a run is driven -- the pytest plugin, the CLI, reports, xfails, reproductions, the API.
 
 Nothing heavy is imported here: the pytest plugin imports this package for every pytest run in the environment.
 """
 
 from __future__ import annotations
 
-__all__ = ["check_case", "PROPERTIES"]
+__all__ = ["check_case", "load_implementation", "PROPERTIES"]
 
 
-def check_case(impl, prop: str, case: dict) -> None:
-    """Run property ``prop`` on one ``case`` against ``impl`` (a SPEC string, a callable or a Candidate).
+def check_case(impl, prop: str, case: dict, *, in_process: bool = False) -> None:
+    """Run property ``prop`` (a name of ``PROPERTIES``, or ``"grid"``) on one ``case`` against ``impl``: a SPEC
+    string (loaded in a candidate process, unless ``in_process``), a callable (called here) or a candidate handle.
 
     Raises ``AssertionError`` (or ``ImplementationError``) exactly as the suite would.
     """
-    from properties.candidate import Candidate
-    from properties.registry import load_all
+    from properties.harness.proxy import open_candidate
+    from properties.runner.api import get_property
 
-    props = load_all()
-    if prop == "grid":
-        from properties.pytest_support import GRID_PROPERTY as p
-    else:
-        p = props[prop]
-    if isinstance(impl, str):
-        impl = Candidate.from_spec(impl)
-    elif not isinstance(impl, Candidate):
-        impl = Candidate(impl)
-    p.check(impl, **case)
+    p = get_property(prop)
+    handle = open_candidate(impl, in_process=in_process)
+    try:
+        p.check(handle, **case)
+    finally:
+        if handle is not impl:
+            handle.close()
+
+
+def load_implementation(spec: str):
+    """The callable a SPEC names, imported into this process (for reproductions and debugging)."""
+    from properties.sandbox.loader import load
+
+    return load(spec)
 
 
 def __getattr__(name):
     if name == "PROPERTIES":
-        from properties.registry import load_all
+        from properties.invariants import PROPERTIES
 
-        return load_all()
+        return PROPERTIES
     raise AttributeError(name)

@@ -1,5 +1,5 @@
 """``python -m properties [SPEC] [options]``: the conformance check, same as the ``composed-check`` command."""
 
-from properties.cli import main
+from properties.runner.cli import main
 
 raise SystemExit(main())

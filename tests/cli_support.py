@@ -13,12 +13,14 @@ import re
 import subprocess
 import sys
 import time
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
 TESTS = Path(__file__).resolve().parent
 ROOT = TESTS.parent
 HOSTILE = TESTS / "hostile"
+CHEATS = TESTS / "cheats"
 CANDIDATES = TESTS / "candidates"
 #: ``python -m properties`` is ``composed-check`` without depending on the console script being on PATH.
 CLI = [sys.executable, "-m", "properties"]
@@ -39,6 +41,7 @@ class Run:
     stderr: str = ""
     seconds: float = 0.0
     report: dict | None = field(default=None, repr=False)
+    run_id: str = field(default_factory=lambda: uuid.uuid4().hex)
 
     def by_id(self) -> dict:
         return {p["id"]: p for p in self.report["properties"]}
@@ -48,16 +51,41 @@ class Run:
                 f"{self.stdout[-4000:]}\n--- stderr\n{self.stderr[-4000:]}")
 
 
-def env() -> dict:
+def env(run_id: str | None = None) -> dict:
+    """The environment of a subprocess run: ours, without pytest's settings, with a run id of its own (so its
+    processes can be told from ours, and found afterwards)."""
     e = dict(os.environ)
     e.pop("PYTEST_ADDOPTS", None)
     e.pop("COMPOSED_IMPL", None)
+    e.pop("PYTEST_XDIST_WORKER", None)
+    e["COMPOSED_RUN"] = run_id or uuid.uuid4().hex
     return e
+
+
+def leftovers(run_id: str) -> list[str]:
+    """Live processes (not zombies) that carry the run id ``run_id``: what a run left behind."""
+    found = []
+    needle = f"COMPOSED_RUN={run_id}".encode()
+    for name in os.listdir("/proc"):
+        if not name.isdigit() or int(name) == os.getpid():
+            continue
+        try:
+            with open(f"/proc/{name}/environ", "rb") as f:
+                environ = f.read().split(b"\0")
+            with open(f"/proc/{name}/stat", "rb") as f:
+                state = f.read().rsplit(b")", 1)[1].split()[0]
+            with open(f"/proc/{name}/cmdline", "rb") as f:
+                cmd = f.read().replace(b"\0", b" ").decode(errors="replace")[:120]
+        except OSError:
+            continue
+        if needle in environ and state not in (b"Z", b"X"):
+            found.append(f"{name} {state.decode()} {cmd}")
+    return found
 
 
 def execute(run: Run, timeout: float = 300.0) -> Run:
     start = time.monotonic()
-    proc = subprocess.run(run.args, cwd=run.cwd, capture_output=True, text=True, env=env(), timeout=timeout,
+    proc = subprocess.run(run.args, cwd=run.cwd, capture_output=True, text=True, env=env(run.run_id), timeout=timeout,
                           errors="replace")
     run.seconds = time.monotonic() - start
     run.returncode, run.stdout, run.stderr = proc.returncode, proc.stdout, proc.stderr

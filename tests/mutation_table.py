@@ -43,7 +43,7 @@ def main(argv=None) -> int:
 
     from hypothesis import settings
 
-    from properties.settings import register_profiles
+    from properties.harness.profiles import register_profiles
 
     register_profiles()
     settings.load_profile(args.profile)
@@ -51,9 +51,9 @@ def main(argv=None) -> int:
     from mutants import MUTANTS
     from mutants._base import correct
     from properties.api import FAILED, run_property
-    from properties.registry import load_all
+    from properties.invariants import PROPERTIES
 
-    props = load_all()
+    props = PROPERTIES
     names = [*props, "grid"]
     tier = {n: p.tier for n, p in props.items()} | {"grid": "core"}
     mutants = {k: v for k, v in MUTANTS.items() if not args.only or k in args.only}

@@ -2,7 +2,7 @@
 the xfails file, the repro snippet, and the same verdicts through ``pytest --pyargs properties``.
 
 The subprocess runs start at once (``cli_support.run_all``); the unit tests at the end cover the report, xfails and
-isolation helpers in process.
+process helpers in process.
 """
 
 from __future__ import annotations
@@ -17,8 +17,9 @@ import pytest
 
 from cli_support import CANDIDATES, CLI, ROOT, Run, check_report_schema, env, run_all
 
-from properties import isolation, xfails
-from properties.report import build, markdown, property_id, text_table
+from properties.harness import processes
+from properties.runner import xfails
+from properties.runner.report import build, markdown, property_id, text_table
 
 MUTANT = str(CANDIDATES / "no_final_relu.py")
 MUTANT_K = "nonnegative_and_finite or output_shape"
@@ -183,7 +184,7 @@ def test_entry_points_help(entry):
         assert option in proc.stdout
 
 
-# -- in process: report, xfails and isolation helpers -----------------------------------------------------------------
+# -- in process: report, xfails and process helpers - -----------------------------------------------------------------
 
 
 def test_property_ids():
@@ -227,27 +228,12 @@ def test_xfails_parsing(tmp_path):
         xfails.read(tmp_path / "missing.txt")
 
 
-def test_isolation_helpers():
-    assert isolation.parse_size("4G") == 4 << 30 and isolation.parse_size("512MiB") == 512 << 20
-    assert isolation.parse_size("off") is None and isolation.parse_size("1000") == 1000
+def test_process_helpers():
+    assert processes.parse_size("4G") == 4 << 30 and processes.parse_size("512MiB") == 512 << 20
+    assert processes.parse_size("off") is None and processes.parse_size("1000") == 1000
     with pytest.raises(ValueError):
-        isolation.parse_size("banana")
-    assert isolation.hard_deadline(3) == 5 and isolation.hard_deadline(120) == 150
-    assert isolation.hard_deadline(None) is None
-    rec = {"nodeid": "x", "examples": 2, "call": "composed_transforms(seed=0)", "since": 0, "hard_timeout": 5}
-    assert "SIGSEGV" in isolation.describe_exit(-11, rec, "")
-    assert "status 0" in isolation.describe_exit(0, rec, "")
-    assert "hard deadline of 5 s" in isolation.describe_exit(1, rec, "Timeout (0:00:05)!\n")
-    assert "composed_transforms(seed=0)" in isolation.describe_exit(-9, rec, "")
-    assert "outside a guarded call" in isolation.describe_exit(-6, dict(rec, call=None), "")
-
-
-def test_call_monitor_record(tmp_path):
-    path = str(tmp_path / "gw0.json")
-    mon = isolation.CallMonitor(path, None, examples=lambda: 7)
-    mon.start_test("t::x")
-    mon.begin("(seed=1)")
-    record, dump = isolation.read_call_record(path)
-    assert record["nodeid"] == "t::x" and record["examples"] == 7 and record["call"] == "composed_transforms(seed=1)"
-    mon.end()
-    assert isolation.read_call_record(path)[0]["call"] is None
+        processes.parse_size("banana")
+    assert "SIGSEGV (segmentation fault)" in processes.describe_exit(-11)
+    assert "status 0" in processes.describe_exit(0)
+    assert "SIGKILL (the kernel's OOM killer" in processes.describe_exit(-9)
+    assert "unknown" in processes.describe_exit(None)

@@ -1,102 +1,213 @@
-"""The hostile catalogue (``tests/hostile/*.py``): every implementation there must give ``composed-check`` exit 1, a
-complete report with a failed verdict and a clear message for each affected property, and must not poison the
-verdicts of the others, within a bounded time (README, "Isolation model").
+"""The hostile catalogue (``tests/hostile/*.py``) and the cheats (``tests/cheats/*.py``): every implementation there
+must get the right verdict -- for each failed property a message that names what the implementation did -- without
+poisoning the verdicts of the other properties, within a bounded time, and leave no process of the run alive (README,
+"Isolation model").
 
-Each run checks one to three core properties (``-k``) at the ``quick`` profile with one xdist worker and
-``--no-shrink`` (shrinking an implementation that fails everywhere costs ~100 calls and teaches nothing), a 3 s
-per-call timeout for the ones that hang and the CLI's default (30 s) for the others. Runs go two at a
-time (``cli_support.run_all``). In-process tests at the end check that a timeout or a MemoryError stays one consistent
-failure while Hypothesis shrinks (not a "flaky" one).
+Every entry runs through the checking side's own machinery: its properties (``-k`` below) with
+:func:`properties.api.run_property` against a :class:`~properties.harness.proxy.ProcessCandidate` -- the candidate
+process every pytest worker uses -- at the ``quick`` profile, without shrinking, with a run id of its own; after it,
+no process carrying that id may be alive. A few entries also run end to end through ``composed-check`` (exit status,
+report, progress lines, the pytest processes), two at a time (``cli_support.run_all``). In-process tests at the end
+check that a timeout or a MemoryError stays one consistent failure while Hypothesis shrinks (not a "flaky" one).
 """
 
 from __future__ import annotations
 
+import concurrent.futures
 import importlib.util
+import json
+import os
+import signal
+import subprocess
+import time
+import uuid
 
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cli_support import CLI, HOSTILE, ROOT, Run, check_report_schema, run_all
+from cli_support import CHEATS, CLI, HOSTILE, ROOT, Run, check_report_schema, env, leftovers, run_all
 
 ONE = "zero_input_gives_zero"
 TWO = "output_shape or zero_input_gives_zero"
-HANGS = ["--timeout", "3"]
-#: The bound each run must finish within here (alone they take 3.4-10 s on 2 cores; here two run at a time).
-BOUND_S = 120.0
+ORACLE = "matches_oracle or output_shape"
+#: Per-call timeout of the entries that hang (the others get the CLI's default, 30 s).
+HANG_TIMEOUT = 3.0
+#: The bound each entry must finish within here (alone they take 1-8 s on 2 cores; here two run at a time).
+BOUND_S = 90.0
 
 
 def everything(outcome: str, text: str):
     return {"*": (outcome, text)}
 
 
-#: name -> (extra CLI options, -k expression, expectations {property id or "*": (outcome, text in message)})
+#: name -> (options, -k expression, expectations: {property id, "*" (every other) or "one" (exactly one of them):
+#: (outcome, text in message)}). Options: "timeout", "max_memory" (bytes).
 CASES = {
-    "hang": (HANGS, ONE, everything("failed", "call timed out after 3 s")),
-    "sleep": (HANGS, ONE, everything("failed", "call timed out after 3 s")),
-    "hang_in_c": (HANGS, ONE, everything("failed", "hard deadline of 5 s")),
-    "segfault": ([], ONE, everything("failed", "SIGSEGV")),
-    "os_exit": ([], ONE, everything("failed", "exited with status 0")),
-    "sigkill": ([], ONE, everything("failed", "killed by SIGKILL (the kernel's OOM killer")),
-    "sys_exit": ([], TWO, everything("failed", "implementation raised SystemExit: 3")),
-    "returns_none": ([], TWO, everything("failed", "got NoneType")),
-    "returns_list": ([], TWO, everything("failed", "got list")),
-    "wrong_shape": ([], TWO, everything("failed", "shape")),
-    "torch_like": ([], TWO, everything("failed", "cannot be converted to a NumPy array")),
-    "prints_megabytes": ([], TWO, everything("failed", "bytes to stdout/stderr in one call")),
-    "jax_x64": ([], TWO, everything("failed", "jax_enable_x64: False -> True")),
-    "jax_precision": ([], TWO, everything("failed", "jax_default_matmul_precision")),
-    "memory_error": ([], TWO, everything("failed", "MemoryError")),
+    "hang": ({"timeout": HANG_TIMEOUT}, ONE, everything("failed", "call timed out after 3 s")),
+    "sleep": ({"timeout": HANG_TIMEOUT}, ONE, everything("failed", "call timed out after 3 s")),
+    "hang_in_c": ({"timeout": HANG_TIMEOUT}, ONE, everything("failed", "call timed out after 3 s")),
+    "segfault": ({}, ONE, everything("failed", "candidate process was killed by SIGSEGV (segmentation fault)")),
+    "os_exit": ({}, ONE, everything("failed", "candidate process exited with status 0")),
+    "sigkill": ({}, ONE, everything("failed", "killed by SIGKILL (the kernel's OOM killer")),
+    "sys_exit": ({}, TWO, everything("failed", "implementation raised SystemExit: 3")),
+    "keyboard_interrupt": ({}, TWO, everything("failed", "implementation raised KeyboardInterrupt")),
+    "returns_none": ({}, TWO, everything("failed", "got NoneType")),
+    "returns_list": ({}, TWO, everything("failed", "got list")),
+    "wrong_shape": ({}, TWO, everything("failed", "shape")),
+    "torch_like": ({}, TWO, everything("failed", "cannot be converted to a NumPy array")),
+    "prints_megabytes": ({}, TWO, everything("failed", "bytes to stdout/stderr in one call")),
+    "jax_x64": ({}, TWO, everything("failed", "jax_enable_x64: False -> True")),
+    "jax_precision": ({}, TWO, everything("failed", "jax_default_matmul_precision")),
+    "closes_stdio": ({}, TWO, everything("failed", "file descriptor 0 (stdin): closed")),
+    "changes_cwd": ({}, TWO, everything("failed", "the working directory:")),
+    "numpy_errstate": ({}, TWO, everything("failed", "NumPy's error state (np.seterr)")),
+    "signal_handlers": ({}, TWO, everything("failed", "signal handlers: SIGINT, SIGTERM")),
+    "background_thread": ({}, TWO, {"one": ("failed", "exited with status 3"), "*": ("passed", "")}),
+    "memory_error": ({}, TWO, everything("failed", "MemoryError")),
     # MemoryError (the 1 GiB RLIMIT_DATA stopped it), not the hog's own RuntimeError safety net
-    "memory_hog": (["--max-memory", "1G", "--timeout", "60"], ONE, everything("failed", "MemoryError")),
+    "memory_hog": ({"max_memory": 1 << 30, "timeout": 60}, ONE, everything("failed", "MemoryError")),
+    # contained: correct values, so every property passes, and nothing it forked survives
+    "forks_and_lingers": ({}, TWO, everything("passed", "")),
     # selective: the other properties must keep their true verdicts
-    "segfault_in_one_property": (
-        [], "matches_oracle or zero_input_gives_zero",
-        {"matches_oracle": ("failed", "SIGSEGV"), "*": ("passed", "")},
-    ),
-    "x64_in_one_property": (
-        [], "output_shape or zero_input_gives_zero or matches_oracle",
-        {"output_shape": ("failed", "jax_enable_x64"), "*": ("passed", "")},
-    ),
+    "segfault_in_one_property": ({}, "matches_oracle or zero_input_gives_zero or output_shape",
+                                 {"one": ("failed", "SIGSEGV"), "*": ("passed", "")}),
+    "x64_in_one_property": ({}, "output_shape or zero_input_gives_zero or matches_oracle",
+                            {"one": ("failed", "jax_enable_x64"), "*": ("passed", "")}),
 }
+#: Cheats: wrong (seed + 1) and tampering with the checker; each must fail matches_oracle like any wrong answer.
+CHEAT_CASES = {name: ({}, ORACLE, {"matches_oracle": ("failed", "differs from the float64 oracle"),
+                                   "*": ("passed", "")})
+               for name in ("patches_oracle", "patches_params", "patches_assertions", "patches_numpy",
+                            "patches_report", "reads_expected")}
+ALL = {**{("hostile", k): v for k, v in CASES.items()}, **{("cheats", k): v for k, v in CHEAT_CASES.items()}}
+#: Entries also run end to end with composed-check (the pytest processes, the report, the exit status).
+END_TO_END = [("hostile", "hang_in_c"), ("hostile", "segfault_in_one_property"), ("hostile", "forks_and_lingers"),
+              ("hostile", "x64_in_one_property"), ("cheats", "patches_report"), ("cheats", "patches_assertions")]
+
+
+def _path(kind, name):
+    return (HOSTILE if kind == "hostile" else CHEATS) / f"{name}.py"
+
+
+def _check(kind: str, name: str) -> dict:
+    """Run the entry's properties against it in a candidate process; return outcomes, time and what was left."""
+    from properties.api import run_property
+    from properties.harness.proxy import ProcessCandidate, candidate_environment
+
+    options, k, _ = ALL[(kind, name)]
+    run = uuid.uuid4().hex
+    handle = ProcessCandidate(str(_path(kind, name)), timeout=options.get("timeout", 30.0),
+                              max_memory=options.get("max_memory"), env=candidate_environment(run=run), cwd=str(ROOT))
+    start = time.monotonic()
+    outcomes = {}
+    try:
+        for prop in (part.strip() for part in k.split(" or ")):
+            outcomes[prop] = run_property(handle, prop, profile="quick", shrink=False)
+    finally:
+        handle.close()
+    return {"outcomes": outcomes, "seconds": time.monotonic() - start, "left": leftovers(run)}
+
+
+@pytest.fixture(scope="module")
+def checked():
+    with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
+        futures = {key: pool.submit(_check, *key) for key in ALL}
+        return {key: f.result() for key, f in futures.items()}
 
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("hostile")
     todo = {}
-    for name, (extra, k, _) in CASES.items():
-        report = str(tmp / f"{name}.json")
-        args = CLI + [str(HOSTILE / f"{name}.py"), "--tier", "core", "--profile", "quick", "-n", "1", "--no-shrink",
+    for kind, name in END_TO_END:
+        options, k, _ = ALL[(kind, name)]
+        report = str(tmp / f"{kind}-{name}.json")
+        extra = ["--timeout", f"{options['timeout']:g}"] if "timeout" in options else []
+        args = CLI + [str(_path(kind, name)), "--tier", "core", "--profile", "quick", "-n", "1", "--no-shrink",
                       "--report", report, *extra, "--", "-k", k]
-        todo[name] = Run(args, cwd=str(ROOT), report_path=report)
+        todo[(kind, name)] = Run(args, cwd=str(ROOT), report_path=report)
     return run_all(todo)
 
 
-def test_catalogue_is_covered():
-    files = {p.stem for p in HOSTILE.glob("*.py")}
-    assert files == set(CASES), f"hostile files without a case: {files - set(CASES)}; cases without a file: " \
-                                f"{set(CASES) - files}"
+def test_catalogues_are_covered():
+    for kind, cases in (("hostile", CASES), ("cheats", CHEAT_CASES)):
+        files = {p.stem for p in _path(kind, "x").parent.glob("[!_]*.py")}
+        assert files == set(cases), f"{kind}: files without a case: {files - set(cases)}; cases without a file: " \
+                                    f"{set(cases) - files}"
 
 
-@pytest.mark.parametrize("name", sorted(CASES))
-def test_hostile(runs, name):
-    run = runs[name]
-    _, k, expect = CASES[name]
-    assert run.returncode == 1, run.explain()
+def _judge(expect: dict, got: dict, context: str) -> None:
+    """``got``: property id -> (outcome, message)."""
+    if "one" in expect:
+        outcome, text = expect["one"]
+        hit = [pid for pid, (o, m) in got.items() if o == outcome and text in m]
+        assert len(hit) == 1, f"expected exactly one property {outcome} with {text!r}: {got}\n{context}"
+        got = {pid: v for pid, v in got.items() if pid not in hit}
+    for pid, (outcome, message) in got.items():
+        want, text = expect.get(pid, expect["*"])
+        assert outcome == want, f"{pid}: {outcome}: {message}\n{context}"
+        assert text in message, f"{pid}: {message!r} lacks {text!r}"
+
+
+@pytest.mark.parametrize("kind, name", sorted(ALL), ids=[f"{k}-{n}" for k, n in sorted(ALL)])
+def test_verdict(checked, kind, name):
+    result = checked[(kind, name)]
+    got = {pid: (o.kind, o.message) for pid, o in result["outcomes"].items()}
+    _judge(ALL[(kind, name)][2], got, "")
+    assert result["seconds"] < BOUND_S, f"{name} took {result['seconds']:.1f} s"
+    assert not result["left"], f"processes of the run still alive: {result['left']}"
+
+
+@pytest.mark.parametrize("kind, name", END_TO_END, ids=[f"{k}-{n}" for k, n in END_TO_END])
+def test_end_to_end(runs, kind, name):
+    run = runs[(kind, name)]
+    _, k, expect = ALL[(kind, name)]
     assert run.report is not None, run.explain()
-    check_report_schema(run.report, str(HOSTILE / f"{name}.py"))
+    check_report_schema(run.report, str(_path(kind, name)))
     selected = [part.strip() for part in k.split(" or ")]
-    assert sorted(run.by_id()) == sorted(selected), run.explain()
-    for pid, prop in run.by_id().items():
-        outcome, text = expect.get(pid, expect["*"])
-        assert prop["outcome"] == outcome, f"{pid}: {prop}\n{run.explain()}"
-        assert text in prop["message"], f"{pid}: {prop['message']!r} lacks {text!r}"
+    props = run.by_id()
+    assert sorted(props) == sorted(selected), run.explain()
+    _judge(expect, {pid: (p["outcome"], p["message"]) for pid, p in props.items()}, run.explain())
+    failed = any(p["outcome"] == "failed" for p in props.values())
+    assert run.returncode == (1 if failed else 0), run.explain()
     assert run.seconds < BOUND_S, f"{name} took {run.seconds:.1f} s"
     # a progress line per property, then the table
     assert run.stdout.count("] FAILED ") + run.stdout.count("] PASSED ") == len(selected), run.stdout
     assert "property" in run.stdout and "verdict" in run.stdout
+    assert "forged" not in json.dumps(run.report)
+    assert not leftovers(run.run_id), f"processes of the run still alive: {leftovers(run.run_id)}\n{run.explain()}"
+
+
+def test_ctrl_c_stops_promptly_with_a_report(tmp_path):
+    """A Ctrl-C (SIGINT to the CLI's process group, as a terminal sends it) in the middle of a run: the CLI exits 130
+    within seconds, prints what finished, writes the report (the rest marked not run), and leaves no process."""
+    report = tmp_path / "report.json"
+    e = env()
+    proc = subprocess.Popen(CLI + ["fast", "--profile", "default", "-n", "2", "--report", str(report)], cwd=str(ROOT),
+                            env=e, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            start_new_session=True)
+    seen = []
+    start = time.monotonic()
+    for line in proc.stdout:  # wait until a few properties finished
+        seen.append(line)
+        if line.lstrip().startswith("[") and "PASSED" in line and sum("PASSED" in s for s in seen) >= 3:
+            break
+        assert time.monotonic() - start < 120, "".join(seen)
+    os.killpg(proc.pid, signal.SIGINT)
+    interrupted = time.monotonic()
+    rest, _ = proc.communicate(timeout=60)
+    took = time.monotonic() - interrupted
+    out = "".join(seen) + rest
+    assert proc.returncode == 130, out
+    assert took < 20, f"took {took:.1f} s to stop\n{out}"
+    assert "interrupted" in out and "verdict" in out, out
+    data = json.loads(report.read_text())
+    outcomes = {p["outcome"] for p in data["properties"]}
+    assert "passed" in outcomes and any(p["message"].startswith("not run") for p in data["properties"]), data
+    time.sleep(0.5)
+    assert not leftovers(e["COMPOSED_RUN"]), leftovers(e["COMPOSED_RUN"])
 
 
 # -- in process: the guard under Hypothesis's shrinking ---------------------------------------------------------------
@@ -114,38 +225,45 @@ def _hostile(name):
     ("sleep", "CallTimeout", "call timed out after 0.2 s"),
     ("memory_error", "ImplementationError", "MemoryError"),
 ])
-def test_one_consistent_failure_while_shrinking(name, error, text):
+@pytest.mark.parametrize("where", ["process", "in_process"])
+def test_one_consistent_failure_while_shrinking(name, error, text, where):
     """The first call times out (or raises MemoryError); every later call of the test fails at once from the same raise
     site, so Hypothesis shrinks cheaply and reports that error, not a FlakyFailure or an ExceptionGroup."""
-    from properties import candidate as C
+    from properties.harness import proxy
 
-    guarded = C.Candidate(_hostile(name), timeout=0.2)
+    if where == "process":
+        guarded = proxy.ProcessCandidate(str(HOSTILE / f"{name}.py"), timeout=0.2)
+        guarded.wait_loaded()
+    else:
+        guarded = proxy.InProcessCandidate(_hostile(name), timeout=0.2)
 
     @settings(max_examples=20, deadline=None, database=None)
     @given(st.integers(1, 4), st.integers(1, 4))
     def check(b, f):
         guarded(0, np.ones((b, f), np.float32), 2, f)
 
-    with pytest.raises(getattr(C, error)) as info:
-        check()
-    assert type(info.value).__name__ == error and text in str(info.value)
-    guarded.reset()
-    assert guarded.hung is None
+    try:
+        with pytest.raises(getattr(proxy, error)) as info:
+            check()
+        assert type(info.value).__name__ == error and text in str(info.value)
+        guarded.reset()
+        assert guarded.hung is None
+    finally:
+        guarded.close()
 
 
-def test_guard_restores_jax_config_and_later_calls_pass():
+def test_guard_restores_jax_config_and_later_calls_pass(monkeypatch):
     import jax
 
-    from properties.candidate import Candidate, ImplementationError
+    from properties.harness.proxy import ImplementationError, InProcessCandidate
 
-    guarded = Candidate(_hostile("x64_in_one_property"), timeout=30)
+    monkeypatch.setenv("COMPOSED_RUN", f"test-{os.getpid()}-{time.time()}")
+    guarded = InProcessCandidate(_hostile("x64_in_one_property"), timeout=30)
     x = np.ones((2, 3), np.float32)
     before = jax.config.jax_enable_x64
-
-    def output_shape():  # the hostile file flips x64 only when a frame of this name is on the stack
-        return guarded(0, x, 2, 3)
-
+    for _ in range(4):
+        guarded(0, x, 2, 3)
     with pytest.raises(ImplementationError, match="jax_enable_x64"):
-        output_shape()
+        guarded(0, x, 2, 3)  # the fifth call
     assert jax.config.jax_enable_x64 == before
     assert np.asarray(guarded(0, x, 2, 3)).shape == (6,)

@@ -28,11 +28,12 @@ import composed  # noqa: E402
 from mutants import MUTANTS  # noqa: E402
 from mutants._base import correct  # noqa: E402
 from properties.api import FAILED, PASSED, SKIPPED, run_property  # noqa: E402
-from properties.candidate import Candidate  # noqa: E402
-from properties.registry import CORE, STRICT, load_all  # noqa: E402
-from properties.settings import examples_for  # noqa: E402
+from properties.harness.profiles import examples_for  # noqa: E402
+from properties.harness.proxy import ProcessCandidate  # noqa: E402
+from properties.invariants import CORE, PROPERTIES, STRICT  # noqa: E402
+from properties.sandbox.loader import load  # noqa: E402
 
-PROPS = load_all()
+PROPS = PROPERTIES
 KNOWN = set(PROPS) | {"grid"}
 TIER = {name: p.tier for name, p in PROPS.items()} | {"grid": CORE}
 VERBATIM = str(HERE / "candidates" / "verbatim.py")
@@ -79,7 +80,7 @@ def test_mutants_load_as_specs(name):
     cwd = os.getcwd()
     os.chdir(root)
     try:
-        func = Candidate.from_spec(spec).func
+        func = load(spec)
     finally:
         os.chdir(cwd)
     assert func.__name__ == name
@@ -91,9 +92,30 @@ def test_mutants_load_as_specs(name):
 KILLS = [(name, killer) for name, m in sorted(MUTANTS.items()) for killer in sorted(m.killers)]
 
 
+#: Properties that need the candidate process (4 host devices for the sharding mesh): their runs use the SPEC there.
+NEEDS_PROCESS = {"sharded_batch"}
+
+
+def _handle(prop: str, impl, spec: str):
+    """The mutant or implementation as the property needs it: the callable in this process (fast, no process to
+    start), or its SPEC in a candidate process for the properties that need one."""
+    if prop not in NEEDS_PROCESS:
+        return impl
+    return ProcessCandidate(spec, timeout=120, cwd=str(HERE.parent))
+
+
+def _run(prop: str, impl, spec: str, **kwargs):
+    handle = _handle(prop, impl, spec)
+    try:
+        return run_property(handle, prop, **kwargs)
+    finally:
+        if handle is not impl:
+            handle.close()
+
+
 @pytest.mark.parametrize("name,killer", KILLS, ids=[f"{n}-by-{k}" for n, k in KILLS])
 def test_mutant_is_killed(name, killer):
-    outcome = run_property(MUTANTS[name].impl, killer, shrink=False, profile="ci")
+    outcome = _run(killer, MUTANTS[name].impl, MUTANTS[name].spec, shrink=False, profile="ci")
     assert outcome.kind == FAILED, (
         f"mutant {name!r} ({MUTANTS[name].bug}) was not rejected by {killer!r}: {outcome.kind} after "
         f"{outcome.examples} examples ({outcome.discarded} discarded) {outcome.message[:2000]}"
@@ -108,6 +130,8 @@ def test_mutant_is_killed(name, killer):
 #: runs them with the full budget (see .ci/run).
 BUDGET = {"fast": 4, "vmap_in_scan": 2, "pure_jax": 2, "numpy_loop": 2, "reference": 1, "verbatim": 1, "control": 2}
 CORRECT = {**composed.IMPLEMENTATIONS, "verbatim": VERBATIM, "control": correct}
+SPECS = {**{name: name for name in composed.IMPLEMENTATIONS}, "verbatim": VERBATIM,
+         "control": "tests/mutants/_base.py:correct"}
 
 
 def _correct_runs():
@@ -129,7 +153,7 @@ RUNS = list(_correct_runs())
 def test_correct_implementation_passes(impl, prop):
     # A property's share of the budget follows its weight, as in the suite; the grid runs one example per cell.
     examples = 1 if prop == "grid" else min(BUDGET[impl], examples_for(PROPS[prop].weight))
-    outcome = run_property(CORRECT[impl], prop, max_examples=examples)
+    outcome = _run(prop, CORRECT[impl], SPECS[impl], max_examples=examples)
     if outcome.kind == SKIPPED:
         assert prop in ("jaxpr_constant_in_depth", "scan_body_is_batched_matmul") and impl not in ("fast", "control"), (
             f"{impl}: {prop} skipped: {outcome.message}"

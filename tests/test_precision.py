@@ -2,14 +2,15 @@
 
 On an A100/H100, JAX's default float32 matmul precision is TF32 (operands rounded to a 10-bit mantissa, ~1e-3
 relative), which would fail the oracle comparison. The plugin pins ``jax_default_matmul_precision`` (``--matmul-precision``,
-default ``highest``) in the ``candidate`` fixture; these tests show the pin is in force while properties run (the
-candidate's compiled program asks for HIGHEST), and that a TF32-sized error is rejected at the loosest bucket,
-F=16, N=8 (``properties.assertions`` used directly). They run on CPU; docs/speed.md says what to run on a GPU.
+default ``highest``) in the candidate process (``JAX_DEFAULT_MATMUL_PRECISION`` in its environment); these tests show the
+pin is in force where the implementation runs (and its compiled program asks for HIGHEST), and that a TF32-sized error
+is rejected at the loosest bucket, F=16, N=8 (``properties.harness.tolerance`` used directly). They run on CPU;
+docs/speed.md says what to run on a GPU.
 """
 
 from __future__ import annotations
 
-import os
+from pathlib import Path
 
 import jax
 import numpy as np
@@ -17,9 +18,12 @@ import pytest
 
 import composed
 from composed import fast
-from properties.assertions import assert_matches_oracle
-from properties.candidate import Candidate
-from properties.strategies import SHAPE_BUCKETS
+from properties.harness.proxy import ImplementationError, ProcessCandidate
+from properties.harness.strategies import SHAPE_BUCKETS
+from properties.harness.tolerance import assert_matches_oracle
+from properties.runner.pytest_plugin import candidate_env
+
+PROBE = str(Path(__file__).resolve().parent / "candidates" / "precision_probe.py")
 
 #: The loosest bucket of the strategies: largest F and N (the tolerance grows with both).
 B, F, N = max(SHAPE_BUCKETS, key=lambda s: (s[1], s[2], s[0]))
@@ -40,28 +44,28 @@ def test_largest_bucket_is_f16_n8():
     assert (F, N) == (16, 8)
 
 
-def test_pin_is_in_force_while_the_suite_runs(candidate, pytestconfig):
-    """The session fixture every property uses has set jax_default_matmul_precision (default 'highest')."""
+def test_pin_is_in_force_where_the_implementation_runs(pytestconfig):
+    """The candidate process of this session runs with jax_default_matmul_precision pinned (default 'highest')."""
     want = _pinned(pytestconfig)
+    probe = ProcessCandidate(PROBE, timeout=60, env=candidate_env(pytestconfig))
+    try:
+        with pytest.raises(ImplementationError) as info:
+            probe(0, _x(0), N, F)
+    finally:
+        probe.close()
     if want is None:
-        pytest.skip("--matmul-precision keep: the suite leaves JAX's setting alone")
-    assert jax.config.jax_default_matmul_precision == want
-    seen = []
-
-    def recorder(seed, x_batch, num_layers, features):
-        seen.append(jax.config.jax_default_matmul_precision)
-        return composed.composed_transforms(seed, x_batch, num_layers, features)
-
-    Candidate(recorder, spec="recorder")(0, _x(0), N, F)
-    assert seen == [want], "an implementation called by a property sees the pinned precision"
+        assert "jax_default_matmul_precision=None" in str(info.value)
+    else:
+        assert f"jax_default_matmul_precision={want}" in str(info.value)
 
 
-def test_candidate_program_asks_for_highest_precision_dots(candidate, pytestconfig):
+def test_candidate_program_asks_for_highest_precision_dots(pytestconfig):
     """What makes the pin matter on a GPU: every dot in the lowered program carries the pinned precision (on CPU the
     arithmetic is float32 either way)."""
     if _pinned(pytestconfig) != "highest":
         pytest.skip("the suite runs with another --matmul-precision")
-    text = fast._forward.lower(np.int64(0), _x(0), num_layers=N, features=F).as_text()
+    with jax.default_matmul_precision("highest"):  # what the pin does in the candidate process
+        text = fast._forward.lower(np.int64(0), _x(0), num_layers=N, features=F).as_text()
     dots = [line for line in text.splitlines() if "dot_general" in line]
     assert dots and all("precision = [HIGHEST, HIGHEST]" in line for line in dots), dots
     with jax.default_matmul_precision("tensorfloat32"):  # what a GPU would run without the pin
@@ -128,8 +132,8 @@ def test_emulated_tf32_matmuls_are_rejected_at_the_largest_bucket():
     (None, None, False, None),  # not under xdist: JAX's default
     ("gw0", None, True, None),  # too late: JAX already initialised
 ])
-def test_xdist_workers_do_not_preallocate_gpu_memory(monkeypatch, worker, preset, backends_up, want):
-    from properties import plugin
+def test_xdist_workers_do_not_preallocate_gpu_memory(monkeypatch, pytestconfig, worker, preset, backends_up, want):
+    from properties.runner import pytest_plugin as plugin
 
     for var, value in (("PYTEST_XDIST_WORKER", worker), ("XLA_PYTHON_CLIENT_PREALLOCATE", preset)):
         if value is None:
@@ -137,5 +141,8 @@ def test_xdist_workers_do_not_preallocate_gpu_memory(monkeypatch, worker, preset
         else:
             monkeypatch.setenv(var, value)
     monkeypatch.setattr(plugin, "_jax_backends_initialised", lambda: backends_up)
-    plugin._configure_gpu_memory()
+    monkeypatch.setattr(plugin, "_cache_settings", lambda config: {})
+    plugin._configure_jax(pytestconfig)
+    import os
+
     assert os.environ.get("XLA_PYTHON_CLIENT_PREALLOCATE") == want

@@ -1,4 +1,4 @@
-"""Calibration of the tolerance policy (properties.assertions): correct float32 passes with margin, 1e-3 fails.
+"""Calibration of the tolerance policy (properties.harness.tolerance): correct float32 passes with margin, 1e-3 fails.
 
 Cases are drawn with NumPy (fixed seed) over the strategies' buckets plus wider/deeper shapes, per-row magnitudes
 1e-3..1e3, like the suite's strategies.
@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 import composed
-from properties.assertions import C, assert_matches_oracle, error_scale
-from properties.strategies import SHAPE_BUCKETS
+from properties.harness.tolerance import C, assert_matches_oracle, error_scale
+from properties.harness.strategies import SHAPE_BUCKETS
 
 SHAPES = [s for s in SHAPE_BUCKETS if s[2] >= 1] + [(8, 64, 8), (4, 128, 12)]
 

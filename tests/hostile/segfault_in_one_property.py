@@ -1,23 +1,22 @@
-"""Hostile, selectively: correct (the bundled ``fast``), except that it segfaults when called by the property
-``matches_oracle``. The other properties must keep their true verdict (passed) although the worker that ran
-``matches_oracle`` died."""
+"""Hostile, selectively: correct (the bundled ``fast``), except that its fifth call in a run segfaults, once. The
+property that made that call fails with the crash; the candidate process is restarted and every other property must
+keep its true verdict (passed)."""
 
 import ctypes
+import os
 import sys
 
-import composed
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+import composed  # noqa: E402
+from _once import first_time  # noqa: E402
 
-def _called_by(name: str) -> bool:
-    frame = sys._getframe(1)
-    while frame is not None:
-        if frame.f_code.co_name == name:
-            return True
-        frame = frame.f_back
-    return False
+_calls = 0
 
 
 def composed_transforms(seed, x_batch, num_layers, features):
-    if _called_by("matches_oracle"):
+    global _calls
+    _calls += 1
+    if _calls == 5 and first_time("segfault"):
         ctypes.string_at(0)
     return composed.composed_transforms(seed, x_batch, num_layers, features)

@@ -1,24 +1,23 @@
-"""Hostile, selectively: correct (the bundled ``fast``), except that inside the property ``output_shape`` it turns on
-``jax_enable_x64`` globally. The guard restores it, so properties run later in the same process keep their true
-verdict (passed)."""
+"""Hostile, selectively: correct (the bundled ``fast``), except that its fifth call in a run turns on
+``jax_enable_x64`` globally, once. That call fails naming the change; the guard restores it, so later calls in the
+same process (other properties) keep their true verdict (passed)."""
 
+import os
 import sys
 
 import jax
 
-import composed
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+import composed  # noqa: E402
+from _once import first_time  # noqa: E402
 
-def _called_by(name: str) -> bool:
-    frame = sys._getframe(1)
-    while frame is not None:
-        if frame.f_code.co_name == name:
-            return True
-        frame = frame.f_back
-    return False
+_calls = 0
 
 
 def composed_transforms(seed, x_batch, num_layers, features):
-    if _called_by("output_shape"):
+    global _calls
+    _calls += 1
+    if _calls == 5 and first_time("x64"):
         jax.config.update("jax_enable_x64", True)
     return composed.composed_transforms(seed, x_batch, num_layers, features)

@@ -73,8 +73,8 @@ def repro(spec: str, prop: str, case: dict) -> str:
     keys = {"seed", "x_batch", "num_layers", "features"}
     if keys <= set(case):
         lines[3:3] = [
-            "from properties.candidate import load",
-            f"impl = load({spec!r})",
+            "from properties import load_implementation",
+            f"impl = load_implementation({spec!r})",
         ]
         lines.append(
             "print(np.asarray(impl(case['seed'], case['x_batch'], case['num_layers'], case['features'])))"

@@ -35,10 +35,10 @@ from pathlib import Path, PurePath
 
 import pytest
 
-from properties import isolation
-from properties.registry import CORE, TIERS
+from properties.harness import processes
+from properties.invariants.base import CORE, TIERS
 
-SUITE_DIR = Path(__file__).resolve().parent
+SUITE_DIR = Path(__file__).resolve().parent.parent  # where the test_*.py modules of the suite are
 OUTCOMES = ("passed", "failed", "error", "xfailed", "skipped")
 PROGRESS_PREFIX = "@@composed@@ "
 MAX_MESSAGE = 2000
@@ -78,9 +78,9 @@ def tier_of(prop_id: str, keywords=()) -> str | None:
     if base == "grid":
         return CORE
     try:
-        from properties.registry import load_all
+        from properties.invariants import PROPERTIES
 
-        found = load_all().get(base)
+        found = PROPERTIES.get(base)
     except Exception:  # noqa: BLE001
         found = None
     return found.tier if found is not None else None
@@ -153,13 +153,15 @@ class _Entry:
         if self.tier is None:
             self.tier = tier_of(self.id, getattr(rep, "keywords", None) or ())
 
-    def verdict(self) -> tuple[str, str]:
+    def verdict(self, stopped: str | None = None) -> tuple[str, str]:
         if self.crash:
             return "failed", self.crash
         setup, call, teardown = (self.reports.get(w) for w in ("setup", "call", "teardown"))
         if not self.reports:
-            return "error", "not run: the session ended before this property reported (interrupted, or too many " \
-                            "crashed workers)"
+            if stopped:  # the run was stopped on purpose (Ctrl-C, --exitfirst, --max-failures)
+                return "skipped", f"not run: {stopped}"
+            return "error", "not run: the session ended before this property reported (too many crashed workers, " \
+                            "or an internal error)"
         if setup is not None and setup.failed:
             return "error", "error in setup: " + _message(setup)
         if setup is not None and setup.skipped:
@@ -180,8 +182,13 @@ class _Entry:
             return "passed", f"XPASS: expected to fail ({call.wasxfail}) but passed; remove it from the xfails file"
         return "passed", ""
 
-    def as_dict(self) -> dict:
-        outcome, message = self.verdict()
+    def as_dict(self, stopped: str | None = None) -> dict:
+        outcome, message = self.verdict(stopped)
+        first = self.extra.get("composed_first_failure")
+        if outcome == "failed" and first and "Flaky" in message:
+            # Hypothesis saw a failure that did not happen again when it replayed the case: report that failure
+            message = _trim(first) + "\n  (the same case passed when it was tried again: the implementation does " \
+                "not behave the same way twice)"
         examples = self.extra.get("composed_examples")
         return {
             "id": self.id,
@@ -280,17 +287,13 @@ class ReportPlugin:
         self.order: list[str] = []
         self.expected_known = False
         self.node_exits: dict[str, str] = {}
+        self.stopped: str | None = None  # why the run stopped before every property ran, if it did
         self.warned: set[str] = set()
         self.session = None
         self.started = time.time()
         self.finished = 0
         self._files = suite_files()
         self._suite_cache: dict[str, bool] = {}
-        self.crash_dir = None
-        if config.pluginmanager.hasplugin("xdist") and getattr(config.option, "numprocesses", None):
-            import tempfile
-
-            self.crash_dir = tempfile.mkdtemp(prefix="composed-workers-")
 
     # -- which items are ours ---------------------------------------------------------------------------------------
     def _is_suite_nodeid(self, nodeid: str) -> bool:
@@ -351,18 +354,13 @@ class ReportPlugin:
         self._emit({"event": "collected", "total": len(self.order), "ids": [property_id(n) for n in self.order]})
 
     @pytest.hookimpl(optionalhook=True)
-    def pytest_configure_node(self, node):
-        if self.crash_dir:
-            node.workerinput[isolation.WORKERINPUT_KEY] = self.crash_dir
-
-    @pytest.hookimpl(optionalhook=True)
     def pytest_testnodedown(self, node, error):
-        if error is None or not self.crash_dir:
+        if error is None:
             return
-        wid = node.gateway.id
-        code = isolation.worker_exit_code(node)
-        record, dump = isolation.read_call_record(os.path.join(self.crash_dir, f"{wid}.json"))
-        self.node_exits[wid] = isolation.describe_exit(code, record, dump)
+        code = _worker_exit_code(node)
+        self.node_exits[node.gateway.id] = (
+            f"the pytest worker {processes.describe_exit(code)} (the implementation runs in a candidate process of "
+            "its own, so this is a crash of the suite itself, or of the implementation under --in-process)")
 
     def pytest_runtest_logstart(self, nodeid, location):
         if nodeid in self.entries or (not self.expected_known and self._is_suite_nodeid(nodeid)):
@@ -382,13 +380,6 @@ class ReportPlugin:
             entry.crash = f"crashed: {text}" + (f": {cause}" if cause else "")
             if entry.start is not None:
                 entry.seconds = max(entry.seconds, time.time() - entry.start)
-            record_examples = None
-            if self.crash_dir and wid:
-                record, _ = isolation.read_call_record(os.path.join(self.crash_dir, f"{wid}.json"))
-                if record.get("nodeid") == report.nodeid:
-                    record_examples = record.get("examples")
-            if record_examples:
-                entry.extra.setdefault("composed_examples", record_examples)
             if entry.tier is None:
                 entry.tier = tier_of(entry.id)
             self._finish(entry)
@@ -407,7 +398,7 @@ class ReportPlugin:
             k: d[k] for k in ("id", "tier", "outcome", "examples", "seconds", "message")}})
 
     def pytest_warning_recorded(self, warning_message, when, nodeid, location):
-        from properties.xfails import XfailsWarning
+        from properties.runner.xfails import XfailsWarning
 
         category = getattr(warning_message, "category", None)
         text = str(warning_message.message)
@@ -419,16 +410,17 @@ class ReportPlugin:
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session, exitstatus):
+        if int(exitstatus) == int(pytest.ExitCode.INTERRUPTED):
+            self.stopped = "the run was interrupted (Ctrl-C)"
+        elif session.shouldfail or session.shouldstop:
+            reason = session.shouldfail or session.shouldstop
+            self.stopped = f"the run stopped early ({reason})" if isinstance(reason, str) else "the run stopped early"
         report = self.report()
         write(report, self.json_path, self.md_path)
         self._emit({"event": "done", "summary": report["summary"], "exitstatus": int(exitstatus)})
-        if self.crash_dir:
-            import shutil
-
-            shutil.rmtree(self.crash_dir, ignore_errors=True)
 
     def report(self) -> dict:
-        entries = [self.entries[n].as_dict() for n in self.order]
+        entries = [self.entries[n].as_dict(self.stopped) for n in self.order]
         return build(self.spec, entries, time.time() - self.started)
 
     def _emit(self, event: dict) -> None:
@@ -440,3 +432,15 @@ class ReportPlugin:
             tr.write_line(line)
         else:
             print(line, flush=True)
+
+
+def _worker_exit_code(node, wait: float = 5.0) -> int | None:
+    """The exit status of an xdist worker's process (negative: killed by that signal), if it can be had."""
+    try:
+        popen = node.gateway._io.popen  # execnet's Popen2IOMaster
+    except AttributeError:
+        return None
+    try:
+        return popen.wait(timeout=wait)
+    except Exception:  # noqa: BLE001
+        return popen.poll()

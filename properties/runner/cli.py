@@ -1,12 +1,14 @@
 """``composed-check [SPEC]``: run the conformance suite against one implementation and print a verdict per property.
 
 Also ``python -m composed`` and ``python -m properties``. The CLI is a thin driver: it runs pytest in a subprocess on
-the installed ``properties`` package, always under pytest-xdist (at least one worker, so a worker that crashes is
-replaced while the controller survives and reports), reads the ``@@composed@@`` progress lines and the JSON report the
-plugin writes, and prints a table.
+the installed ``properties`` package (one pytest process, or ``-n N`` pytest-xdist workers; the implementation runs in a
+candidate process of each, never in pytest's), reads the ``@@composed@@`` progress lines and the JSON report the
+plugin writes, and prints a table. It gives the run an id (``$COMPOSED_RUN``, kept if already set) and, when pytest has
+exited, ends any process that still carries it.
 
 Exit status: 0 all selected properties passed (xfails allowed), 1 a property failed or errored, 2 usage error (bad
-SPEC, bad option, nothing selected), 3 the run produced no report (internal error; pytest's output is shown).
+SPEC, bad option, nothing selected), 3 the run produced no report (internal error; pytest's output is shown), 130
+interrupted (Ctrl-C; the report of what finished is still printed and written).
 """
 
 from __future__ import annotations
@@ -16,10 +18,19 @@ import json
 import os
 import subprocess
 import sys
+import signal
 import tempfile
+import threading
+import uuid
 from pathlib import Path
 
+from properties.harness import processes
+
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
+#: Exit status after a Ctrl-C (the shell's convention, 128 + SIGINT).
+EXIT_INTERRUPTED = 130
+#: Seconds pytest gets to finish its report after a Ctrl-C before it is killed.
+STOP_GRACE = 20.0
 PROFILES = ("quick", "default", "ci", "exhaustive")
 #: Per-call timeout of the CLI when --timeout is not given (pytest's own default is 120 s).
 DEFAULT_CALL_TIMEOUT = 30.0
@@ -43,7 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
         "name (e.g. fast, reference), package.module[:attr] or path/to/file.py[:attr] (attr defaults to "
         "composed_transforms). Arguments after '--' go to pytest unchanged (e.g. -- -k matches_oracle).",
         epilog="Exit status: 0 all selected properties passed (xfails allowed), 1 some property failed, 2 usage "
-        "error, 3 no report was produced.",
+        "error, 3 no report was produced, 130 interrupted (the report of what finished is still written).",
     )
     p.add_argument("spec", nargs="?", default="fast", metavar="SPEC",
                    help="implementation to check (default: the bundled 'fast')")
@@ -55,17 +66,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--report", metavar="PATH", help="write the JSON report here")
     p.add_argument("--markdown", metavar="PATH", help="write the Markdown table here (for CI summaries)")
     p.add_argument("-n", "--workers", type=int, default=None, metavar="N",
-                   help=f"pytest-xdist worker processes (at least 1; default min(4, CPUs) = {_default_workers()})")
+                   help="pytest processes checking in parallel, each with its own candidate process (1: no "
+                   f"pytest-xdist; default min(4, CPUs) = {_default_workers()})")
+    p.add_argument("--in-process", action="store_true",
+                   help="call the implementation inside the pytest workers instead of a candidate process (for "
+                   "debugging; NOT tamper-proof)")
     p.add_argument("--xfails-file", metavar="PATH", help="properties expected to fail (one id or id prefix a line)")
     p.add_argument("--timeout", type=float, default=DEFAULT_CALL_TIMEOUT, metavar="SECONDS",
-                   help="fail a single call of the implementation that takes longer "
-                   f"(default {DEFAULT_CALL_TIMEOUT:g}; "
-                   "a call stuck in C code ends its worker after a grace of half that, 2 to 30 s)")
+                   help="fail a single call of the implementation that takes longer; its candidate process is "
+                   f"killed and restarted (default {DEFAULT_CALL_TIMEOUT:g})")
     p.add_argument("--test-timeout", type=float, default=DEFAULT_TEST_TIMEOUT, metavar="SECONDS",
                    help="backstop per property, pytest-timeout "
                    f"(thread method; default {DEFAULT_TEST_TIMEOUT:g}, 0: off)")
     p.add_argument("--max-memory", default="auto", metavar="SIZE",
-                   help="RLIMIT_DATA per worker, e.g. 4G, 'off' (default auto: RAM / (2 * (workers + 1)), >= 2 GiB)")
+                   help="memory budget (RLIMIT_DATA) of each candidate process, e.g. 4G, 'off' (default auto: "
+                   "RAM / (2 * (workers + 1)), >= 2 GiB, none on a machine with an accelerator)")
     p.add_argument("--no-shrink", action="store_true",
                    help="report the first failing example instead of shrinking it to a minimal one (faster)")
     p.add_argument("--log", metavar="PATH", help="save pytest's complete output here")
@@ -82,16 +97,22 @@ def _split_extra(argv: list[str]) -> tuple[list[str], list[str]]:
 
 
 def pytest_command(args, report_path: str, ini_dir: str) -> list[str]:
-    from properties.isolation import parse_size
+    from properties.harness.processes import parse_size
 
     workers = max(1, args.workers if args.workers is not None else _default_workers())
+    if args.in_process:
+        parallel = ["-n", str(workers), "--max-worker-restart", str(MAX_WORKER_RESTARTS)]  # a crash kills a worker
+    elif workers == 1:
+        parallel = ["-n", "0"]  # one pytest process: the candidate process is the isolation
+    else:
+        parallel = ["-n", str(workers), "--max-worker-restart", str(MAX_WORKER_RESTARTS)]
     cmd = [
         sys.executable, "-m", "pytest",
         "--pyargs", "properties",
         # a config of our own: the caller's pytest.ini / pyproject / conftest.py / cache stay out of it
         "-c", os.path.join(ini_dir, "pytest.ini"), "--rootdir", ini_dir, "--noconftest",
         "-p", "properties.plugin", "-p", "xdist", "-p", "no:cacheprovider",
-        "-n", str(workers), "--max-worker-restart", str(MAX_WORKER_RESTARTS),
+        *parallel,
         "--impl", args.spec,
         "--impl-timeout", f"{args.timeout:g}",
         "--impl-max-memory", str(args.max_memory),
@@ -112,6 +133,8 @@ def pytest_command(args, report_path: str, ini_dir: str) -> list[str]:
         cmd += ["--conformance-markdown", args.markdown]
     if args.xfails_file:
         cmd += ["--xfails-file", args.xfails_file]
+    if args.in_process:
+        cmd += ["--in-process"]
     return cmd
 
 
@@ -141,6 +164,52 @@ def _details(report: dict) -> str:
     return "\n".join(out)
 
 
+def _read_output(proc, args, log_lines: list, prefix: str) -> None:
+    """Print a progress line per finished property; keep the rest of pytest's output for the log."""
+    for raw in proc.stdout:
+        pos = raw.find(prefix)
+        if pos >= 0:
+            before = raw[:pos]
+            if before.strip():
+                log_lines.append(before + "\n")
+            try:
+                ev = json.loads(raw[pos + len(prefix):])
+            except ValueError:
+                log_lines.append(raw)
+                continue
+            if ev.get("event") == "result" and not args.quiet:
+                print(_progress_line(ev), flush=True)
+            elif ev.get("event") == "warning":
+                print(f"composed-check: warning: {ev.get('message')}", file=sys.stderr, flush=True)
+            continue
+        log_lines.append(raw)
+        if args.verbose:
+            sys.stdout.write(raw)
+
+
+def _stop(proc) -> int:
+    """Pass one SIGINT to pytest's process group (pytest then reports what finished) and wait for it; kill it if it
+    takes longer than :data:`STOP_GRACE`."""
+    try:
+        os.killpg(proc.pid, signal.SIGINT)
+    except (ProcessLookupError, PermissionError):
+        pass
+    while True:
+        try:
+            return proc.wait(timeout=STOP_GRACE)
+        except subprocess.TimeoutExpired:
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+            return proc.wait()
+        except KeyboardInterrupt:  # a second Ctrl-C: stop now
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     own, extra = _split_extra(argv)
@@ -164,7 +233,7 @@ def main(argv: list[str] | None = None) -> int:
         import hypothesis  # noqa: F401
         import xdist  # noqa: F401
 
-        from properties.report import PROGRESS_PREFIX, text_table, verdict_line
+        from properties.runner.report import PROGRESS_PREFIX, text_table, verdict_line
     except ImportError as exc:
         print(f"composed-check: {exc}: the suite needs the 'test' extra: pip install 'composed[test]'", file=sys.stderr)
         return EXIT_USAGE
@@ -183,46 +252,32 @@ def main(argv: list[str] | None = None) -> int:
         env = dict(os.environ)
         env.pop("PYTEST_DISABLE_PLUGIN_AUTOLOAD", None)
         env["PYTHONUNBUFFERED"] = "1"
-        log_lines: list[str] = []
+        run = env.setdefault(processes.ENV_RUN, uuid.uuid4().hex)
+        processes.become_subreaper()  # orphans of the run come here, to be killed and reaped
         if not args.quiet:
             print(f"composed-check: checking {args.spec} (tier {args.tier}"
                   + (f", profile {args.profile}" if args.profile else "") + ")", flush=True)
         try:
+            # its own process group: a Ctrl-C reaches this process only, which passes one SIGINT on
             proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, text=True,
-                                    errors="replace", bufsize=1)
+                                    errors="replace", bufsize=1, process_group=0)
         except OSError as exc:
             print(f"composed-check: cannot run pytest: {exc}", file=sys.stderr)
             return EXIT_INTERNAL
+        log_lines: list[str] = []
+        reader = threading.Thread(target=_read_output, args=(proc, args, log_lines, PROGRESS_PREFIX), daemon=True)
+        reader.start()
+        interrupted = False
         try:
-            assert proc.stdout is not None
-            for raw in proc.stdout:
-                pos = raw.find(PROGRESS_PREFIX)
-                if pos >= 0:
-                    before = raw[:pos]
-                    if before.strip():
-                        log_lines.append(before + "\n")
-                    try:
-                        ev = json.loads(raw[pos + len(PROGRESS_PREFIX):])
-                    except ValueError:
-                        log_lines.append(raw)
-                        continue
-                    if ev.get("event") == "result" and not args.quiet:
-                        print(_progress_line(ev), flush=True)
-                    elif ev.get("event") == "warning":
-                        print(f"composed-check: warning: {ev.get('message')}", file=sys.stderr, flush=True)
-                    continue
-                log_lines.append(raw)
-                if args.verbose:
-                    sys.stdout.write(raw)
             rc = proc.wait()
         except KeyboardInterrupt:
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-            print("composed-check: interrupted", file=sys.stderr)
-            return 130
+            interrupted = True
+            print("\ncomposed-check: interrupted; stopping the run and collecting what finished ...", file=sys.stderr,
+                  flush=True)
+            rc = _stop(proc)
+        reader.join(timeout=5)
+        processes.kill_tree(run=run)
+        processes.reap_orphans()
         log = "".join(log_lines)
         if args.log:
             Path(args.log).write_text(log, encoding="utf-8")
@@ -237,6 +292,9 @@ def main(argv: list[str] | None = None) -> int:
         try:
             report = json.loads(Path(report_path).read_text(encoding="utf-8"))
         except (OSError, ValueError):
+            if interrupted:
+                print("composed-check: interrupted before any report was written", file=sys.stderr)
+                return EXIT_INTERRUPTED
             print(f"composed-check: pytest exited with status {rc} and wrote no report; its output:\n"
                   + "\n".join(log.strip().splitlines()[-60:]), file=sys.stderr)
             return EXIT_INTERNAL
@@ -249,11 +307,13 @@ def main(argv: list[str] | None = None) -> int:
     if details:
         print(details)
         print()
-    print(f"composed-check {args.spec}: {verdict_line(report)}")
+    print(f"composed-check {args.spec}: {verdict_line(report)}" + (" (interrupted)" if interrupted else ""))
     if args.report:
         print(f"report: {args.report}")
     if args.markdown:
         print(f"markdown: {args.markdown}")
+    if interrupted:
+        return EXIT_INTERRUPTED
     if summary["total"] == 0:
         return EXIT_USAGE
     if summary["failed"] or summary["error"]:

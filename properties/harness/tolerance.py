@@ -39,7 +39,7 @@ import numpy as np
 
 import composed
 from composed.oracle import preactivations
-from properties.candidate import as_output
+from properties.harness.proxy import as_output
 
 #: Safety factor over the propagated rounding scale (see the module docstring).
 C = 32.0

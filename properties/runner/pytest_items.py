@@ -1,14 +1,15 @@
-"""Turning registered properties into pytest tests (used by ``test_properties.py`` and ``test_grid.py``)."""
+"""Turning the catalogue's properties into pytest tests (used by ``properties/test_properties.py`` and
+``properties/test_grid.py``)."""
 
 from __future__ import annotations
 
 import pytest
 from hypothesis import given
 
-from properties import settings as suite_settings
-from properties import strategies as S
-from properties.assertions import assert_matches_oracle
-from properties.registry import CORE, Property
+from properties.harness import profiles
+from properties.harness import strategies as S
+from properties.harness.proxy import ImplementationError
+from properties.invariants import GRID, Property
 
 
 class _State:
@@ -21,6 +22,7 @@ class _State:
         self.examples = 0
         self.case = None
         self.prop = None
+        self.first_failure = None  # the first failure of the test, as text (reported if a replay then passes)
 
 
 STATE = _State()
@@ -31,13 +33,18 @@ def _run(prop: Property, candidate, case: dict) -> None:
     STATE.case = case
     STATE.prop = prop.name
     candidate.calls.clear()
-    prop.check(candidate, **case)
+    try:
+        prop.check(candidate, **case)
+    except (AssertionError, ImplementationError) as exc:
+        if STATE.first_failure is None:
+            STATE.first_failure = f"{type(exc).__name__}: {exc}"
+        raise
 
 
 def make_property_test(prop: Property):
     """A pytest test function for ``prop``: Hypothesis draws ``case`` dicts from the property's strategy."""
 
-    @suite_settings.for_property(prop.weight)
+    @profiles.for_property(prop.weight)
     @given(case=prop.strategy)
     def test(candidate, case):
         _run(prop, candidate, case)
@@ -50,18 +57,9 @@ def make_property_test(prop: Property):
 
 def make_cell_test(b: int, f: int, n: int):
     """A Hypothesis-driven ``matches_oracle`` check for one grid cell."""
-    @suite_settings.for_property(examples=suite_settings.grid_examples())
+    @profiles.for_property(examples=profiles.grid_examples())
     @given(case=S.cell_cases(b, f, n))
     def run(candidate, case):
-        _run(GRID_PROPERTY, candidate, case)
+        _run(GRID, candidate, case)
 
     return run
-
-
-def _grid_check(impl, seed, x_batch, num_layers, features):
-    """The output equals the float64 oracle within the suite's tolerance (all cases of the cell, dead ones too)."""
-    assert_matches_oracle(impl(seed, x_batch, num_layers, features), seed, x_batch, num_layers, features)
-
-
-GRID_PROPERTY = Property("grid", CORE, _grid_check, None)
-

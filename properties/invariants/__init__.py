@@ -1,0 +1,42 @@
+"""The invariants: every property of the suite, one module per theme, collected here in one ordered catalogue.
+
+:data:`PROPERTIES` (name -> :class:`~properties.invariants.base.Property`) serves both the pytest integration
+(``properties/test_properties.py``) and the plain-function API (:mod:`properties.api`); :data:`GRID` is
+``matches_oracle`` for one cell of the small-scope grid (``properties/test_grid.py``).
+
+Modules (each property is a short function of the implementation whose docstring states the invariant):
+
+* :mod:`.output` -- the output's form (shape, relu last, float32, the empty batch);
+* :mod:`.oracle` -- equality to the float64 oracle (float32, other dtypes, non-finite rows; the grid cell);
+* :mod:`.batch` -- rows are independent and unordered;
+* :mod:`.arguments` -- how the seed and the counts are read;
+* :mod:`.algebra` -- determinism, f(0) = 0, positive homogeneity;
+* :mod:`.contract` -- invalid arguments raise; the input is left alone;
+* :mod:`.structure` -- the traced program (a scan over layers, a batched matmul);
+* :mod:`.sharding` -- the batch sharded over a device mesh.
+"""
+
+from __future__ import annotations
+
+from properties.invariants import algebra, arguments, batch, contract, oracle, output, sharding, structure
+from properties.invariants.base import CORE, STRICT, TIERS, Property, prop
+
+MODULES = (output, oracle, batch, arguments, algebra, contract, structure, sharding)
+
+
+def _collect() -> dict[str, Property]:
+    found: dict[str, Property] = {}
+    for module in MODULES:
+        for value in vars(module).values():
+            if isinstance(value, Property) and value.strategy is not None and value.check.__module__ == module.__name__:
+                if value.name in found:
+                    raise ValueError(f"property {value.name!r} defined twice")
+                found[value.name] = value
+    return found
+
+
+#: Every property, by name, in catalogue order.
+PROPERTIES: dict[str, Property] = _collect()
+GRID = oracle.GRID
+
+__all__ = ["PROPERTIES", "GRID", "Property", "prop", "CORE", "STRICT", "TIERS"]

@@ -1,0 +1,200 @@
+"""Plain-function API: run one property of the suite against an implementation, outside pytest.
+
+:func:`run_property` applies ``@given(prop.strategy)`` and :func:`properties.harness.profiles.for_property` to
+``prop.check`` exactly as the pytest integration (:mod:`properties.runner.pytest_items`) does, under the active Hypothesis profile (the
+``ci`` profile when ``CI`` is set: derandomized, no database), and returns an :class:`Outcome` instead of raising.
+``"grid"`` runs the small-scope grid (every cell of :func:`properties.harness.strategies.grid_cells`).
+
+The implementation: a SPEC runs in a candidate process (started for the call and killed after it, or pass a
+:class:`~properties.harness.proxy.ProcessCandidate` to reuse one); a plain callable can only run in this process.
+
+    >>> from properties.api import run_property
+    >>> run_property("fast", "output_shape", max_examples=2).passed
+    True
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+
+from hypothesis import Phase, given
+from hypothesis import settings as hsettings
+from hypothesis.errors import Flaky, UnsatisfiedAssumption
+
+from properties.harness import profiles as suite_settings
+from properties.harness import strategies as S
+from properties.harness.proxy import Candidate, ImplementationError, ProcessCandidate, open_candidate
+from properties.invariants import GRID, PROPERTIES, Property
+
+#: Outcome kinds.
+PASSED, FAILED, SKIPPED, ERROR = "passed", "failed", "skipped", "error"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What running one property did.
+
+    ``passed`` is True when no example falsified the property (a skip counts as passed, with ``kind == "skipped"``).
+    ``kind``: ``"failed"`` when the implementation falsified the property (an ``AssertionError`` or an
+    :class:`ImplementationError`, or a case that failed and then passed on replay: Hypothesis's ``Flaky``), ``"error"``
+    for anything else that stopped the run (Hypothesis found no valid
+    example, a health check, a bug in the suite), ``"skipped"`` when the property does not apply (e.g. structural
+    properties of a non-traceable implementation). ``examples`` counts the examples run, ``discarded`` those rejected
+    by ``hypothesis.assume`` (e.g. an all-zero oracle output).
+    """
+
+    prop: str
+    passed: bool
+    message: str
+    examples: int
+    kind: str
+    discarded: int = 0
+
+    def __bool__(self) -> bool:
+        return self.passed
+
+
+def _skip_exception():
+    try:
+        import pytest
+
+        return pytest.skip.Exception
+    except Exception:  # noqa: BLE001 - pytest is not installed: nothing can raise its Skipped
+        return ()
+
+
+def get_property(name: str) -> Property:
+    """The property ``name`` of the catalogue, or the grid's cell check for ``"grid"``."""
+    if name == "grid":
+        return GRID
+    if name not in PROPERTIES:
+        raise KeyError(f"no property {name!r}; known: {', '.join(sorted(PROPERTIES))}, grid")
+    return PROPERTIES[name]
+
+
+def as_candidate(impl) -> Candidate:
+    """A SPEC string (run in a candidate process), a callable (run here) or a :class:`Candidate`."""
+    return open_candidate(impl)
+
+
+def run_property(impl, prop_name: str, max_examples: int | None = None, *, shrink: bool = True,
+                 profile: str | None = None, matmul_precision: str | None = "highest") -> Outcome:
+    """Run property ``prop_name`` against ``impl`` (SPEC, callable or Candidate) with Hypothesis; never raises for a
+    failing implementation.
+
+    ``max_examples`` overrides the profile's example count for the property (per grid cell for ``"grid"``).
+    ``profile`` runs under that registered Hypothesis profile and the suite's budget for it (e.g. ``"ci"``:
+    derandomized, 25 examples a property) instead of the active one.
+    ``shrink=False`` stops at the first falsifying example (no shrinking, no explanation phase): enough to know *that*
+    the property fails, much faster when every shrink step compiles a new shape. ``matmul_precision`` is set while the
+    property runs, as the pytest plugin does (``None`` leaves JAX's setting alone).
+    """
+    prop = get_property(prop_name)
+    candidate = as_candidate(impl)
+    owned = candidate is not impl  # made here: closed here
+    try:
+        return _run(prop, prop_name, candidate, max_examples, shrink, profile, matmul_precision)
+    finally:
+        candidate.end_test()
+        if owned:
+            candidate.close()
+
+
+def _run(prop, prop_name, candidate, max_examples, shrink, profile, matmul_precision) -> Outcome:
+    candidate.reset()
+    name = profile or suite_settings.profile_name()
+    if prop_name == "grid":
+        cells = S.grid_cells(full=name in suite_settings.FULL_GRID_PROFILES)
+        runs = [(S.cell_cases(*cell), max_examples or suite_settings.GRID_EXAMPLES.get(name, 3), f"cell B,F,N={cell}")
+                for cell in cells]
+    else:
+        runs = [(prop.strategy, max_examples, "")]
+    counts = {"examples": 0, "discarded": 0}
+    skipped = _skip_exception()
+
+    first: list[str] = []  # the first failure (reported when a replay of its case then passes: Flaky)
+
+    def check(case):
+        counts["examples"] += 1
+        candidate.calls.clear()
+        try:
+            prop.check(candidate, **case)
+        except UnsatisfiedAssumption:
+            counts["discarded"] += 1
+            raise
+        except (AssertionError, ImplementationError) as exc:
+            first.append(f"{type(exc).__name__}: {exc}")
+            raise
+
+    precision = contextlib.nullcontext()
+    if matmul_precision and not isinstance(candidate, ProcessCandidate):
+        import jax
+
+        precision = jax.default_matmul_precision(matmul_precision)
+    with precision:
+        for strategy, examples, where in runs:
+            settings = _settings(prop.weight, examples, profile)
+            if not shrink:
+                settings = hsettings(settings, phases=[p for p in settings.phases if p not in (Phase.shrink, Phase.explain)])
+            test = settings(given(case=strategy)(check))
+            try:
+                test()
+            except skipped as exc:
+                return Outcome(prop_name, True, str(exc), counts["examples"], SKIPPED, counts["discarded"])
+            except (AssertionError, ImplementationError) as exc:
+                return Outcome(prop_name, False, _message(exc, where), counts["examples"], FAILED, counts["discarded"])
+            except BaseException as exc:  # noqa: BLE001 - ExceptionGroup of several bugs, Hypothesis errors, ...
+                if isinstance(exc, (KeyboardInterrupt, SystemExit)):
+                    raise
+                # Flaky: the same case passed on replay -- under pytest the property fails, and for an
+                # implementation it means nondeterminism (or state carried between calls).
+                kind = FAILED if isinstance(exc, Flaky) or _all_failures(exc) else ERROR
+                message = _message(exc, where)
+                if isinstance(exc, Flaky) and first:
+                    message = (f"{where + ': ' if where else ''}{first[0]}\n  (the same case passed when it was tried "
+                               "again: the implementation does not behave the same way twice)")
+                return Outcome(prop_name, False, message, counts["examples"], kind, counts["discarded"])
+    return Outcome(prop_name, True, "", counts["examples"], PASSED, counts["discarded"])
+
+
+def _settings(weight: float, examples: int | None, profile: str | None) -> hsettings:
+    if profile is None:
+        return suite_settings.for_property(weight, examples=examples)  # exactly what pytest_items applies
+    parent = hsettings.get_profile(profile)
+    count = examples or max(1, round(suite_settings.EXAMPLES.get(profile, parent.max_examples) * weight))
+    return hsettings(parent, max_examples=count, deadline=None,
+                     suppress_health_check=list(parent.suppress_health_check) + suite_settings._HEALTH)
+
+
+def _all_failures(exc: BaseException) -> bool:
+    """True for an exception group (Hypothesis reports several distinct bugs that way) made only of failures."""
+    subs = getattr(exc, "exceptions", None)
+    if not subs:
+        return False
+    return all(isinstance(e, (AssertionError, ImplementationError)) or _all_failures(e) for e in subs)
+
+
+def _message(exc: BaseException, where: str) -> str:
+    text = f"{type(exc).__name__}: {exc}"
+    notes = getattr(exc, "__notes__", None)
+    if notes:
+        text += "\n" + "\n".join(str(n) for n in notes)
+    return f"{where}: {text}" if where else text
+
+
+def run_all(impl, tiers=("core", "strict"), max_examples: int | None = None, *, grid: bool = True,
+            shrink: bool = True) -> dict[str, Outcome]:
+    """Run every property of ``tiers`` (and the grid when ``grid``) against one implementation."""
+    candidate = as_candidate(impl)
+    names = [p.name for p in PROPERTIES.values() if p.tier in tiers]
+    if grid and "core" in tiers:
+        names.append("grid")
+    try:
+        return {name: run_property(candidate, name, max_examples, shrink=shrink) for name in names}
+    finally:
+        if candidate is not impl:
+            candidate.close()
+
+
+__all__ = ["Outcome", "run_property", "run_all", "get_property", "as_candidate", "PASSED", "FAILED", "SKIPPED", "ERROR"]

@@ -1,0 +1,482 @@
+"""The pytest plugin of the conformance suite (entry point ``pytest11: properties.plugin``, which re-exports this).
+
+Installed with the package, so ``pytest --pyargs properties --impl mymod:fn`` works from anywhere; the repository's
+root ``conftest.py`` lists ``properties.plugin`` in ``pytest_plugins`` for runs from a checkout without an install
+(pytest registers it once either way: the entry point is named after the module).
+
+It is inert for other projects: it adds options and profiles, and touches JAX only through environment variables set
+before JAX is imported (compilation cache); only when the suite's tests run does it start the candidate process.
+
+The implementation under test never runs in a pytest process: the ``candidate`` fixture is a
+:class:`properties.harness.proxy.ProcessCandidate`, one candidate process per pytest process (per xdist worker),
+started at configuration so it imports the implementation while pytest collects. ``--in-process`` runs it here
+instead (for pdb; not tamper-proof).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+
+from properties.harness.profiles import register_profiles
+
+# At import, not in pytest_configure: Hypothesis's own plugin loads --hypothesis-profile in its pytest_configure.
+register_profiles()
+
+ENV_IMPL = "COMPOSED_IMPL"
+ENV_CACHE = "COMPOSED_JAX_CACHE"
+ENV_HOST_DEVICES = "COMPOSED_HOST_DEVICES"
+DEFAULT_HOST_DEVICES = 4  # the default of --host-devices (properties.harness.proxy.DEFAULT_HOST_DEVICES)
+
+__all__ = [
+    "pytest_addoption", "pytest_configure", "pytest_unconfigure", "pytest_sessionfinish", "pytest_report_header",
+    "pytest_runtest_makereport",
+    "pytest_sessionstart", "pytest_collection_modifyitems", "pytest_collection_finish", "candidate",
+    "_fresh_candidate_state",
+]
+
+
+def pytest_addoption(parser):
+    group = parser.getgroup("composed", "composed conformance suite")
+    group.addoption(
+        "--impl",
+        metavar="SPEC",
+        default=None,
+        help="implementation under test: a name in composed.IMPLEMENTATIONS, package.module[:attr] or "
+        f"path/to/file.py[:attr] (attr defaults to composed_transforms). Default: ${ENV_IMPL}, else 'fast'.",
+    )
+    group.addoption(
+        "--impl-timeout",
+        metavar="SECONDS",
+        type=float,
+        default=None,
+        help="fail a single call of the implementation that runs longer than this (default 120); the candidate "
+        "process is killed and restarted",
+    )
+    group.addoption(
+        "--in-process",
+        action="store_true",
+        default=False,
+        help="call the implementation in the pytest process instead of a candidate process (for debugging with pdb; "
+        "NOT tamper-proof: the implementation can change the suite, and a crash ends the session)",
+    )
+    group.addoption(
+        "--matmul-precision",
+        default="highest",
+        help="jax_default_matmul_precision while the suite runs (default 'highest', so float32 on GPU/TPU is true "
+        "float32, not TF32/bf16 passes; 'keep' leaves JAX's setting alone)",
+    )
+    group.addoption(
+        "--jax-cache-dir",
+        metavar="PATH",
+        default=None,
+        help=f"persistent JAX compilation cache directory ('off' disables). Default: ${ENV_CACHE}, else "
+        "$XDG_CACHE_HOME/composed/jax (~/.cache/composed/jax)",
+    )
+    group.addoption(
+        "--host-devices",
+        metavar="N",
+        default=None,
+        help="split the candidate process's host CPU into N XLA devices (--xla_force_host_platform_device_count=N) "
+        "for the sharding property; 0 opts out. Default: $%s, else %d; never when XLA_FLAGS already sets a count"
+        % (ENV_HOST_DEVICES, DEFAULT_HOST_DEVICES),
+    )
+    group.addoption(
+        "--conformance-report",
+        metavar="PATH",
+        default=None,
+        help="write the suite's verdicts as JSON to PATH (schema: properties/runner/report.py; with xdist the "
+        "controller writes it)",
+    )
+    group.addoption("--conformance-markdown", metavar="PATH", default=None,
+                    help="write the verdicts as a Markdown table to PATH (for CI summaries)")
+    group.addoption("--conformance-progress", action="store_true", default=False,
+                    help="print one machine-readable '@@composed@@ {json}' line per finished property (for the "
+                    "composed-check CLI)")
+    group.addoption(
+        "--xfails-file",
+        metavar="PATH",
+        default=None,
+        help="properties expected to fail: one property id or id prefix per line, '#' comments; matching properties "
+        "become xfail (non-strict), a line matching none gives a warning",
+    )
+    group.addoption(
+        "--conformance-no-shrink",
+        action="store_true",
+        default=False,
+        help="skip Hypothesis's shrink phase: a failing property reports the first failing example found, not a "
+        "minimal one (much faster against an implementation that fails everywhere)",
+    )
+    group.addoption(
+        "--impl-max-memory",
+        metavar="SIZE",
+        default="auto",
+        help="memory budget (RLIMIT_DATA) of the candidate process, so an implementation allocating without bound "
+        "gets MemoryError: e.g. 4G, 512M, 'off'. Default 'auto': RAM / (2 * (workers + 1)), at least 2 GiB, on "
+        "machines without an accelerator",
+    )
+
+
+def impl_spec(config) -> tuple[str, bool]:
+    """The SPEC under test and whether the user chose it explicitly."""
+    spec = config.getoption("impl") or os.environ.get(ENV_IMPL)
+    return (spec, True) if spec else ("fast", False)
+
+
+def _cache_dir(config) -> str | None:
+    from properties.harness.proxy import default_cache_dir
+
+    value = config.getoption("jax_cache_dir")
+    if value and value.lower() in ("off", "0", "none", "false", "no"):
+        return None
+    return value or default_cache_dir()
+
+
+def _host_devices(config) -> int:
+    value = config.getoption("host_devices")
+    if value is None:
+        value = os.environ.get(ENV_HOST_DEVICES, str(DEFAULT_HOST_DEVICES))
+    value = str(value).strip().lower()
+    if value in ("", "off", "no", "none", "false"):
+        return 0
+    try:
+        return max(0, int(value))
+    except ValueError:
+        raise pytest.UsageError(f"--host-devices / ${ENV_HOST_DEVICES}: expected a device count, got {value!r}") from None
+
+
+def _runs_the_suite(config) -> bool:
+    """Whether this run may include the suite's tests: an implementation named, a run in or over this checkout, or
+    ``properties`` named (``--pyargs properties``). The invocation directory and the arguments count, not only the
+    rootdir: ``--jax-cache-dir PATH`` (space-separated, PATH existing) makes pytest take PATH as the rootdir, because
+    it determines the rootdir before it knows this plugin's options."""
+    if impl_spec(config)[1]:
+        return True
+    root = Path(__file__).resolve().parent.parent.parent
+    args = [str(arg).split("::")[0] for arg in config.args]
+    invoked = Path(str(config.invocation_params.dir))
+    places = [Path(str(config.rootpath)), invoked, *(invoked / arg for arg in args)]  # absolute args stay absolute
+    for place in places:
+        try:
+            path = place.resolve()
+        except (OSError, RuntimeError):
+            continue
+        if path == root or root in path.parents or path in root.parents:
+            return True
+    return any("properties" in Path(arg).parts or arg.startswith("properties") for arg in args)
+
+
+def _jax_backends_initialised() -> bool:
+    if "jax" not in sys.modules:
+        return False
+    try:
+        from jax._src import xla_bridge
+
+        return bool(xla_bridge.backends_are_initialized())
+    except Exception:  # noqa: BLE001 - a JAX without that function: assume the worst
+        return True
+
+
+def _cache_settings(config) -> dict:
+    from properties.harness.proxy import cache_settings
+
+    return cache_settings(_cache_dir(config))
+
+
+def _configure_jax(config) -> None:
+    """This process: persistent compilation cache with no minimum compile time (via env before JAX is imported, else
+    ``jax.config.update``); xdist workers sharing a GPU preallocate nothing."""
+    if os.environ.get("PYTEST_XDIST_WORKER") and not _jax_backends_initialised():
+        os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
+    settings = _cache_settings(config)
+    if "jax" in sys.modules:
+        import jax
+
+        for key, value in settings.items():
+            jax.config.update(key, value)
+    else:
+        for key, value in settings.items():
+            os.environ.setdefault(key.upper(), str(value))
+
+
+def candidate_env(config) -> dict:
+    """The environment of the candidate process (:func:`properties.harness.proxy.candidate_environment`) as this
+    session's options say."""
+    from properties.harness.proxy import candidate_environment
+
+    return candidate_environment(cache_dir=_cache_dir(config), matmul_precision=config.getoption("matmul_precision"),
+                                 host_devices=_host_devices(config), run=run_id())
+
+
+def run_id() -> str:
+    """This run's id (shared by the controller, its workers and every candidate process): ``$COMPOSED_RUN``, set by
+    ``composed-check`` or, for a plain pytest run, by the first pytest process."""
+    from properties.harness import processes
+
+    return os.environ.setdefault(processes.ENV_RUN, uuid.uuid4().hex)
+
+
+def _memory_budget(config) -> int | None:
+    from properties.harness import processes
+
+    size = config.getoption("impl_max_memory")
+    if size == "auto":
+        workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1") or 1)
+        return processes.auto_memory(workers)
+    return processes.parse_size(size)
+
+
+def _is_controller(config) -> bool:
+    """The xdist controller: it collects and schedules, but runs no test (so it needs no candidate)."""
+    return not hasattr(config, "workerinput") and bool(getattr(config.option, "numprocesses", None))
+
+
+def make_candidate(config):
+    """A new handle on the implementation under test, as this session's options say (not started)."""
+    from properties.harness.proxy import DEFAULT_TIMEOUT, InProcessCandidate, ProcessCandidate
+
+    spec, _ = impl_spec(config)
+    timeout = config.getoption("impl_timeout") or DEFAULT_TIMEOUT
+    if config.getoption("in_process"):
+        return InProcessCandidate(spec, timeout=timeout)
+    return ProcessCandidate(spec, timeout=timeout, max_memory=_memory_budget(config), env=candidate_env(config),
+                            cwd=str(config.invocation_params.dir))
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "core: what the problem itself demands (float32, valid arguments)")
+    config.addinivalue_line("markers", "strict: the production contract of composed (errors, dtypes, B=0, ...)")
+    _configure_jax(config)
+    _configure_conformance(config)
+    if not (_runs_the_suite(config) or hasattr(config, "workerinput")):
+        return
+    run_id()  # before xdist starts its workers, so they (and every candidate process) share it
+    spec, explicit = impl_spec(config)
+    if config.getoption("in_process"):
+        if explicit:
+            _check_spec_here(spec)
+        return
+    if _is_controller(config):
+        if explicit:
+            _probe(config)  # a bad SPEC is a usage error before any worker starts
+        return
+    # A process that runs tests: start the candidate now, so it imports the implementation while pytest collects
+    # (a SPEC that does not load is a usage error once collection is done: pytest_collection_finish).
+    config._composed_candidate = make_candidate(config)
+    config._composed_candidate.start()
+    config._composed_check_load = explicit and not hasattr(config, "workerinput")
+
+
+def pytest_collection_finish(session):
+    config = session.config
+    if getattr(config, "_composed_check_load", False) and any(_is_suite_item(i) for i in session.items):
+        try:
+            _wait_loaded(config._composed_candidate)
+        except pytest.UsageError as exc:
+            pytest.exit(str(exc), returncode=pytest.ExitCode.USAGE_ERROR)
+
+
+def _is_suite_item(item) -> bool:
+    from properties.runner.report import is_suite_path
+
+    return is_suite_path(item.path)
+
+
+def _check_spec_here(spec: str) -> None:
+    from properties.sandbox.loader import SpecError, load
+
+    try:
+        load(spec)
+    except SpecError as exc:
+        raise pytest.UsageError(str(exc)) from None
+
+
+def _probe(config) -> None:
+    """Load the SPEC in a throw-away candidate process (the controller never imports the implementation)."""
+    if impl_spec(config)[0] in _bundled():
+        return
+    probe = make_candidate(config)
+    try:
+        _wait_loaded(probe)
+    finally:
+        probe.close()
+
+
+def _bundled():
+    from properties.sandbox.loader import bundled_names
+
+    return bundled_names()
+
+
+def _wait_loaded(candidate) -> None:
+    """Wait until the candidate process has imported the implementation; a load error is a usage error."""
+    from properties.sandbox.loader import SpecError
+
+    try:
+        candidate.wait_loaded()
+    except SpecError as exc:
+        candidate.close()
+        raise pytest.UsageError(str(exc)) from None
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_sessionfinish(session, exitstatus):
+    """Before any report is written: end the candidate process and, in the process that owns the run, anything of
+    the run still alive (so nothing the implementation started can touch the report)."""
+    _end_candidates(session.config)
+
+
+def pytest_unconfigure(config):
+    _end_candidates(config)
+
+
+def _end_candidates(config) -> None:
+    candidate = getattr(config, "_composed_candidate", None)
+    if candidate is not None:
+        candidate.close()
+    if hasattr(config, "workerinput") or config.getoption("in_process"):
+        return
+    from properties.harness import processes
+
+    if os.environ.get(processes.ENV_RUN):  # orphans of a crashed worker, and whatever escaped a candidate's tree
+        processes.kill_tree(run=os.environ[processes.ENV_RUN])
+    processes.reap_orphans()
+
+
+def pytest_report_header(config):
+    spec, explicit = impl_spec(config)
+    from hypothesis import settings
+
+    source = "--impl" if config.getoption("impl") else (f"${ENV_IMPL}" if explicit else "default")
+    where = "in process" if config.getoption("in_process") else "in a candidate process"
+    return [
+        f"composed: implementation under test: {spec} ({source}), {where}; hypothesis profile: "
+        f"{settings.get_current_profile_name()}; JAX cache: {_cache_dir(config) or 'off'}"
+    ]
+
+
+@pytest.fixture(scope="session")
+def candidate(pytestconfig):
+    """The implementation under test (see :mod:`properties.harness.proxy`)."""
+    handle = getattr(pytestconfig, "_composed_candidate", None)
+    if handle is None:
+        handle = pytestconfig._composed_candidate = make_candidate(pytestconfig)
+        handle.start()
+    precision = pytestconfig.getoption("matmul_precision")
+    if precision and precision != "keep" and pytestconfig.getoption("in_process"):
+        import jax
+
+        jax.config.update("jax_default_matmul_precision", precision)
+    yield handle
+    handle.close()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_candidate_state(request):
+    """Each test starts with no recorded calls and no hang inherited from the previous one, and ends with whatever
+    processes the implementation left behind killed."""
+    from properties.runner.pytest_items import STATE
+
+    STATE.reset()
+    handle = request.getfixturevalue("candidate") if "candidate" in request.fixturenames else None
+    if handle is not None:
+        handle.reset()
+    yield
+    if handle is not None:
+        handle.end_test()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    if call.when != "call":
+        return
+    from properties.runner.pytest_items import STATE
+
+    item.user_properties.append(("composed_examples", STATE.examples))
+    report = outcome.get_result()
+    if (report.failed or hasattr(report, "wasxfail") and report.skipped) and STATE.case is not None:
+        from properties.runner.repro import counterexample, repro
+
+        spec, _ = impl_spec(item.config)
+        # as JSON text: execnet (xdist) cannot serialise ints below -2**31 (seeds!), and junitxml wants text anyway
+        item.user_properties.append(("composed_counterexample", json.dumps(counterexample(STATE.case), default=repr)))
+        item.user_properties.append(("composed_repro", repro(spec, STATE.prop, STATE.case)))
+    if report.failed and STATE.first_failure and "Flaky" in str(report.longrepr):
+        item.user_properties.append(("composed_first_failure", STATE.first_failure))
+
+
+# -- reports, xfails file -----------------------------------------------------------------------------------------------
+
+
+def _configure_conformance(config) -> None:
+    from properties.harness import processes
+
+    path = config.getoption("xfails_file")
+    if path:
+        from properties.runner import xfails
+
+        try:
+            config._composed_xfails = (path, xfails.read(path))
+        except xfails.XfailsFileError as exc:
+            raise pytest.UsageError(str(exc)) from None
+    size = config.getoption("impl_max_memory")
+    try:
+        processes.parse_size(size) if size != "auto" else None
+    except (ValueError, IndexError):
+        raise pytest.UsageError(f"--impl-max-memory: cannot read {size!r} (e.g. 4G, 512M, off)") from None
+    if hasattr(config, "workerinput"):
+        return
+    if (config.getoption("conformance_report") or config.getoption("conformance_markdown")
+            or config.getoption("conformance_progress")):
+        from properties.runner.report import ReportPlugin
+
+        plugin = ReportPlugin(
+            config,
+            impl_spec(config)[0],
+            config.getoption("conformance_report"),
+            config.getoption("conformance_markdown"),
+            config.getoption("conformance_progress"),
+        )
+        config.pluginmanager.register(plugin, "composed-report")
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionstart(session):
+    """--conformance-no-shrink: reload the active Hypothesis profile without the shrink and explain phases (after
+    Hypothesis's own plugin loaded it, before the suite's modules build their settings at collection)."""
+    if not session.config.getoption("conformance_no_shrink"):
+        return
+    from hypothesis import Phase, settings
+
+    name = settings.get_current_profile_name()
+    current = settings.get_profile(name)
+    phases = tuple(p for p in current.phases if p not in (Phase.shrink, Phase.explain))
+    settings.register_profile(name, parent=current, phases=phases)
+    settings.load_profile(name)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(session, config, items):
+    """Mark the properties listed in the xfails file (before -m/-k deselect, so a line is checked against all)."""
+    listed = getattr(config, "_composed_xfails", None)
+    if not listed:
+        return
+    import warnings
+
+    from properties.runner import xfails
+    from properties.runner.report import is_suite_path, property_id
+
+    path, entries = listed
+    ours = [(item, property_id(item.nodeid)) for item in items if is_suite_path(item.path)]
+    for item, pid in ours:
+        entry = xfails.first_match(entries, pid)
+        if entry is not None:
+            item.add_marker(pytest.mark.xfail(reason=f"{path}:{entry.line}: {entry.pattern}", strict=False))
+    for entry in xfails.unmatched(entries, [pid for _, pid in ours]):
+        warnings.warn(xfails.XfailsWarning(xfails.warning_text(path, entry)), stacklevel=1)
