@@ -15,7 +15,7 @@ import subprocess
 import sys
 import pytest
 
-from cli_support import CANDIDATES, CLI, ROOT, Run, check_report_schema, env, run_all
+from cli_support import CANDIDATES, CLI, HOSTILE, ROOT, Run, check_report_schema, env, run_all
 
 from properties.harness import processes
 from properties.runner import xfails
@@ -23,6 +23,7 @@ from properties.runner.report import build, markdown, property_id, text_table
 
 MUTANT = str(CANDIDATES / "no_final_relu.py")
 MUTANT_K = "nonnegative_and_finite or output_shape"
+FOUR = "output_shape or nonnegative_and_finite or zero_input_gives_zero or zero_layers_is_identity"
 QUICK = ["--tier", "core", "--profile", "quick", "-n", "1"]
 #: The mutant runs use Hypothesis's derandomized ``ci`` profile: the same examples, the same minimal counterexample.
 CI = ["--tier", "core", "--profile", "ci", "-n", "1"]
@@ -35,7 +36,8 @@ def runs(tmp_path_factory):
     xf = tmp / "xfails.txt"
     xf.write_text("# known failures of no_final_relu\nnonneg   # prefix of nonnegative_and_finite\n\n"
                   "output_shape  # passes: reported as passed, XPASS\nno_such_property\n", encoding="utf-8")
-    r = {name: str(tmp / f"{name}.json") for name in ("default", "mutant", "xfails", "pytest")}
+    r = {name: str(tmp / f"{name}.json") for name in ("default", "mutant", "xfails", "pytest", "exitfirst", "hangs",
+                                                      "family")}
     todo = {
         # no SPEC: the bundled default
         "default": Run(CLI + QUICK + ["--report", r["default"], "--markdown", str(tmp / "default.md"), "--",
@@ -52,6 +54,15 @@ def runs(tmp_path_factory):
                                        "no_property_has_this_name"], str(ROOT)),
         "bad_module": Run(CLI + ["no_such_module_xyz:composed_transforms"], str(ROOT)),
         "bad_file": Run(CLI + ["tests/candidates/does_not_exist.py"], str(ROOT)),
+        # fail fast: stop at the first failing property, the rest reported as not run
+        "exitfirst": Run(CLI + [MUTANT, *CI, "-x", "--report", r["exitfirst"], "--", "-k", FOUR], str(ROOT),
+                         r["exitfirst"]),
+        # an implementation that hangs in every call: the full timeout a few times, then the rest not run
+        "hangs": Run(CLI + [str(HOSTILE / "hang.py"), *CI, "--timeout", "2", "--report", r["hangs"], "--", "-k",
+                            FOUR + " or deterministic"], str(ROOT), r["hangs"]),
+        # one bug, shrunk once: the grid cells after matches_oracle report their first failing example
+        "family": Run(CLI + [MUTANT, *CI, "--report", r["family"], "--", "-k", "matches_oracle or grid"], str(ROOT),
+                      r["family"]),
     }
     (tmp / "unmatched.txt").write_text("# nothing listed matches\nno_such_property  # typo\n", encoding="utf-8")
     done = run_all(todo)
@@ -107,6 +118,50 @@ def test_repro_snippet_reproduces(runs, tmp_path):
     assert "AssertionError" in proc.stderr and "negative output entries" in proc.stderr, proc.stderr
     printed = [float(v) for v in re.findall(r"-?\d+\.\d*(?:e[-+]\d+)?", proc.stdout)]
     assert printed and min(printed) < 0, proc.stdout  # the snippet prints the offending output first
+
+
+# -- time to a verdict -------------------------------------------------------------------------------------------------
+
+
+def test_properties_run_cheapest_and_most_discriminating_first(runs):
+    ids = [p["id"] for p in runs["default"].report["properties"]]
+    assert ids[:2] == ["output_shape", "matches_oracle"] and all(i.startswith("grid[") for i in ids[2:]), ids
+
+
+def test_exitfirst_stops_at_the_first_failure_and_reports_the_rest_as_not_run(runs):
+    run = runs["exitfirst"]
+    assert run.returncode == 1, run.explain()
+    check_report_schema(run.report, MUTANT)
+    props = run.by_id()
+    assert len(props) == 4, props
+    failed = [p for p in props.values() if p["outcome"] == "failed"]
+    assert [p["id"] for p in failed] == ["nonnegative_and_finite"], props
+    not_run = [p for p in props.values() if p["message"].startswith("not run: the run stopped early")]
+    assert not_run and all(p["outcome"] == "skipped" for p in not_run), props
+    assert all(p["outcome"] == "passed" for p in props.values() if p not in failed and p not in not_run), props
+
+
+def test_an_implementation_that_hangs_everywhere_costs_the_timeout_a_few_times(runs):
+    from properties.harness.proxy import HANG_LIMIT
+
+    run = runs["hangs"]
+    assert run.returncode == 1, run.explain()
+    check_report_schema(run.report, str(HOSTILE / "hang.py"))
+    props = run.by_id()
+    timed_out = [p for p in props.values() if "call timed out after 2 s" in p["message"]]
+    not_run = [p for p in props.values() if p["message"].startswith("not run: the implementation hangs")]
+    assert len(timed_out) == HANG_LIMIT and all(p["outcome"] == "failed" for p in timed_out), props
+    assert len(not_run) == len(props) - HANG_LIMIT and all(p["outcome"] == "skipped" for p in not_run), props
+    assert run.seconds < 60, run.explain()
+
+
+def test_a_bug_is_shrunk_once(runs):
+    run = runs["family"]
+    assert run.returncode == 1, run.explain()
+    props = run.by_id()
+    assert props["matches_oracle"]["outcome"] == "failed" and "not shrunk" not in props["matches_oracle"]["message"]
+    cells = [p for pid, p in props.items() if pid.startswith("grid[") and p["outcome"] == "failed"]
+    assert cells and all("not shrunk: the same check (matches_oracle) already failed" in p["message"] for p in cells)
 
 
 # -- the xfails file ---------------------------------------------------------------------------------------------------

@@ -34,6 +34,7 @@ from typing import Any, Callable
 import numpy as np
 
 from properties.harness import processes
+from properties.harness.runstate import RunState
 from properties.sandbox import guard, ops, wire
 from properties.sandbox.loader import DEFAULT_SPEC, SpecError, is_bundled_spec, load
 
@@ -41,6 +42,13 @@ DEFAULT_TIMEOUT = 120.0
 DEFAULT_MAX_OUTPUT = guard.DEFAULT_MAX_OUTPUT
 #: Seconds a candidate process may take to start (import the implementation) on top of the call timeout.
 STARTUP_GRACE = 60.0
+#: After this many timed-out calls in a run, with no call ever returning an output, an implementation "hangs
+#: everywhere": later calls are not made (their properties are reported as not run).
+HANG_LIMIT = 3
+#: After a timeout, a call's deadline is HANG_FACTOR x the slowest call that returned in the run, at least HANG_FLOOR
+#: seconds (and never more than the timeout).
+HANG_FACTOR = 4.0
+HANG_FLOOR = 10.0
 #: Host CPU devices a candidate process asks XLA for by default (the sharding property needs a mesh of 4).
 DEFAULT_HOST_DEVICES = 4
 HOST_DEVICE_FLAG = "--xla_force_host_platform_device_count"
@@ -92,7 +100,7 @@ def candidate_environment(base: dict | None = None, *, cache_dir: str | None = "
     return env
 
 __all__ = ["Candidate", "ProcessCandidate", "InProcessCandidate", "Returned", "RemoteError", "ImplementationError",
-           "CallTimeout", "SpecError", "as_output", "describe_args", "DEFAULT_TIMEOUT", "DEFAULT_SPEC", "open_candidate"]
+           "CallTimeout", "NotRun", "SpecError", "as_output", "describe_args", "DEFAULT_TIMEOUT", "DEFAULT_SPEC", "open_candidate"]
 
 
 class ImplementationError(Exception):
@@ -105,6 +113,11 @@ class ImplementationError(Exception):
 
 class CallTimeout(ImplementationError):
     """A call ran past its deadline."""
+
+
+class NotRun(Exception):
+    """The property cannot be checked, for a reason that is not its own (the implementation hangs in every call):
+    the runner reports it as not run, saying why."""
 
 
 class RemoteError:
@@ -356,6 +369,7 @@ class ProcessCandidate(Candidate):
         self._proc: _Process | None = None
         self.restarts = 0
         self._lock = threading.Lock()
+        self.runstate = RunState(self.env.get(processes.ENV_RUN))
 
     def _config(self) -> dict:
         return {"max_output": self.max_output, "max_memory": self.max_memory}
@@ -394,25 +408,43 @@ class ProcessCandidate(Candidate):
         return self._proc
 
     def deadline(self) -> float | None:
-        """Seconds the next call may take (the per-call timeout)."""
-        return self.timeout
+        """Seconds the next call may take: the timeout, until a call of the run timed out; then HANG_FACTOR x the
+        slowest call of the run that returned, at least HANG_FLOOR (an implementation that hangs costs the full
+        timeout once, not once per property)."""
+        if not self.timeout or not self.runstate.timeouts():
+            return self.timeout
+        return min(self.timeout, max(HANG_FLOOR, HANG_FACTOR * self.runstate.slowest()))
+
+    def _hangs_everywhere(self) -> str | None:
+        count = self.runstate.timeouts()
+        if count >= HANG_LIMIT and not self.runstate.returned():
+            return (f"not run: the implementation hangs ({count} calls of this run timed out and none has returned an "
+                    "output)")
+        return None
 
     def _execute(self, op: str, kwargs: dict, where: str) -> dict | None:
+        hangs = self._hangs_everywhere()
+        if hangs:
+            raise NotRun(hangs)
         with self._lock:
             proc = self._ready_process()
             if proc is None:
                 return None
             limit = self.deadline()
+            start = time.monotonic()
             try:
                 wire.send(proc.sock, {"op": op, "kwargs": wire.encode(kwargs)})
-                reply = wire.recv(proc.sock, None if not limit else time.monotonic() + limit)
+                reply = wire.recv(proc.sock, None if not limit else start + limit)
             except wire.WireTimeout:
+                self.runstate.note_timeout()
                 self._mark(f"call timed out after {limit:g} s: {where}", CallTimeout)
             except wire.WireClosed:
                 status, tail = proc.exit_status(), proc.log_tail()
                 self._mark(f"the candidate process {processes.describe_exit(status)} during the call {where}"
                            f"{self._notes()}{_tail(tail)}")
             else:
+                if reply.get("status") == "ok" and not reply.get("misbehaviour"):
+                    self.runstate.note_returned(time.monotonic() - start)
                 reply["value"] = wire.decode(reply.get("value"), jax_arrays=False)
                 return reply
             self._drop()

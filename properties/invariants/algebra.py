@@ -8,7 +8,13 @@ from hypothesis import strategies as st
 
 from properties.harness import strategies as S
 from properties.harness.proxy import as_output
-from properties.harness.tolerance import assert_identical, assert_rows_close, assert_some_nonzero, error_scale, output_matrix
+from properties.harness.tolerance import (
+    assert_identical,
+    assert_rows_close,
+    assert_some_nonzero,
+    error_scale,
+    output_matrix,
+)
 from properties.invariants.base import CORE, prop
 
 

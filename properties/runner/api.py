@@ -24,7 +24,7 @@ from hypothesis.errors import Flaky, UnsatisfiedAssumption
 
 from properties.harness import profiles as suite_settings
 from properties.harness import strategies as S
-from properties.harness.proxy import Candidate, ImplementationError, ProcessCandidate, open_candidate
+from properties.harness.proxy import Candidate, ImplementationError, NotRun, ProcessCandidate, open_candidate
 from properties.invariants import GRID, PROPERTIES, Property
 
 #: Outcome kinds.
@@ -55,11 +55,16 @@ class Outcome:
         return self.passed
 
 
+class _NotRunSkip(BaseException):
+    """A property that could not be checked (:class:`~properties.harness.proxy.NotRun`), raised through Hypothesis
+    (a BaseException, which it does not take for a failure to shrink)."""
+
+
 def _skip_exception():
     try:
         import pytest
 
-        return pytest.skip.Exception
+        return (pytest.skip.Exception,)
     except Exception:  # noqa: BLE001 - pytest is not installed: nothing can raise its Skipped
         return ()
 
@@ -79,7 +84,8 @@ def as_candidate(impl) -> Candidate:
 
 
 def run_property(impl, prop_name: str, max_examples: int | None = None, *, shrink: bool = True,
-                 profile: str | None = None, matmul_precision: str | None = "highest") -> Outcome:
+                 profile: str | None = None, matmul_precision: str | None = "highest",
+                 shrink_budget: float | None = None) -> Outcome:
     """Run property ``prop_name`` against ``impl`` (SPEC, callable or Candidate) with Hypothesis; never raises for a
     failing implementation.
 
@@ -87,14 +93,23 @@ def run_property(impl, prop_name: str, max_examples: int | None = None, *, shrin
     ``profile`` runs under that registered Hypothesis profile and the suite's budget for it (e.g. ``"ci"``:
     derandomized, 25 examples a property) instead of the active one.
     ``shrink=False`` stops at the first falsifying example (no shrinking, no explanation phase): enough to know *that*
-    the property fails, much faster when every shrink step compiles a new shape. ``matmul_precision`` is set while the
-    property runs, as the pytest plugin does (``None`` leaves JAX's setting alone).
+    the property fails, much faster when every shrink step compiles a new shape. ``shrink_budget``: seconds Hypothesis
+    may spend shrinking (default: the suite's, ``properties.harness.profiles.DEFAULT_SHRINK_BUDGET``); the outcome's
+    message says when it was cut short. ``matmul_precision`` is set while the property runs in this process, as the
+    pytest plugin does (``None`` leaves JAX's setting alone).
     """
     prop = get_property(prop_name)
     candidate = as_candidate(impl)
     owned = candidate is not impl  # made here: closed here
     try:
-        return _run(prop, prop_name, candidate, max_examples, shrink, profile, matmul_precision)
+        budget = suite_settings.DEFAULT_SHRINK_BUDGET if shrink_budget is None else shrink_budget
+        with suite_settings.shrink_budget(budget) as limited:
+            outcome = _run(prop, prop_name, candidate, max_examples, shrink, profile, matmul_precision)
+        if limited.cut and outcome.kind == FAILED:
+            outcome = Outcome(outcome.prop, outcome.passed, outcome.message + f"\n  (shrinking stopped after the "
+                              f"{budget:g} s budget: the counterexample may not be minimal)", outcome.examples,
+                              outcome.kind, outcome.discarded)
+        return outcome
     finally:
         candidate.end_test()
         if owned:
@@ -123,6 +138,8 @@ def _run(prop, prop_name, candidate, max_examples, shrink, profile, matmul_preci
         except UnsatisfiedAssumption:
             counts["discarded"] += 1
             raise
+        except NotRun as exc:
+            raise _NotRunSkip(str(exc)) from None
         except (AssertionError, ImplementationError) as exc:
             first.append(f"{type(exc).__name__}: {exc}")
             raise
@@ -140,7 +157,7 @@ def _run(prop, prop_name, candidate, max_examples, shrink, profile, matmul_preci
             test = settings(given(case=strategy)(check))
             try:
                 test()
-            except skipped as exc:
+            except (_NotRunSkip, *skipped) as exc:
                 return Outcome(prop_name, True, str(exc), counts["examples"], SKIPPED, counts["discarded"])
             except (AssertionError, ImplementationError) as exc:
                 return Outcome(prop_name, False, _message(exc, where), counts["examples"], FAILED, counts["discarded"])
@@ -163,8 +180,7 @@ def _settings(weight: float, examples: int | None, profile: str | None) -> hsett
         return suite_settings.for_property(weight, examples=examples)  # exactly what pytest_items applies
     parent = hsettings.get_profile(profile)
     count = examples or max(1, round(suite_settings.EXAMPLES.get(profile, parent.max_examples) * weight))
-    return hsettings(parent, max_examples=count, deadline=None,
-                     suppress_health_check=list(parent.suppress_health_check) + suite_settings._HEALTH)
+    return suite_settings.for_property(examples=count, parent=parent)
 
 
 def _all_failures(exc: BaseException) -> bool:

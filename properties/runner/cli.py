@@ -16,9 +16,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import subprocess
 import sys
-import signal
 import tempfile
 import threading
 import uuid
@@ -81,6 +81,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-memory", default="auto", metavar="SIZE",
                    help="memory budget (RLIMIT_DATA) of each candidate process, e.g. 4G, 'off' (default auto: "
                    "RAM / (2 * (workers + 1)), >= 2 GiB, none on a machine with an accelerator)")
+    p.add_argument("-x", "--exitfirst", action="store_true",
+                   help="stop at the first failing property (the others are reported as not run)")
+    p.add_argument("--max-failures", type=int, default=None, metavar="N",
+                   help="stop after N failing properties (the others are reported as not run)")
+    p.add_argument("--shrink-budget", type=float, default=None, metavar="SECONDS",
+                   help="seconds spent shrinking one property's failure to a minimal counterexample (default 5; the "
+                   "report says when it was cut short)")
     p.add_argument("--no-shrink", action="store_true",
                    help="report the first failing example instead of shrinking it to a minimal one (faster)")
     p.add_argument("--log", metavar="PATH", help="save pytest's complete output here")
@@ -129,6 +136,12 @@ def pytest_command(args, report_path: str, ini_dir: str) -> list[str]:
         cmd += ["--hypothesis-profile", args.profile]
     if args.no_shrink:
         cmd += ["--conformance-no-shrink"]
+    if args.shrink_budget is not None:
+        cmd += ["--conformance-shrink-budget", f"{args.shrink_budget:g}"]
+    if args.exitfirst:
+        cmd += ["--maxfail", "1"]
+    elif args.max_failures:
+        cmd += ["--maxfail", str(args.max_failures)]
     if args.markdown:
         cmd += ["--conformance-markdown", args.markdown]
     if args.xfails_file:
@@ -224,6 +237,12 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USAGE
     if args.timeout <= 0:
         print("composed-check: error: --timeout must be > 0", file=sys.stderr)
+        return EXIT_USAGE
+    if args.max_failures is not None and args.max_failures < 1:
+        print("composed-check: error: --max-failures must be >= 1", file=sys.stderr)
+        return EXIT_USAGE
+    if args.shrink_budget is not None and args.shrink_budget < 0:
+        print("composed-check: error: --shrink-budget must be >= 0", file=sys.stderr)
         return EXIT_USAGE
     if args.xfails_file and not Path(args.xfails_file).is_file():
         print(f"composed-check: error: no such xfails file: {args.xfails_file!r}", file=sys.stderr)

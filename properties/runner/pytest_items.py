@@ -8,8 +8,37 @@ from hypothesis import given
 
 from properties.harness import profiles
 from properties.harness import strategies as S
-from properties.harness.proxy import ImplementationError
+from properties.harness.proxy import ImplementationError, NotRun
 from properties.invariants import GRID, Property
+
+#: Tests that run the same check as a property of the catalogue: once one test of a family failed (and was shrunk) in
+#: a run, the others report their first failing example without shrinking it again.
+FAMILIES = {"grid": "matches_oracle", "boundary": "matches_oracle"}
+
+#: The order the suite's tests run in: cheap, discriminating checks first (a broken implementation is found in the
+#: first seconds), expensive ones last. Ids not listed run after these, core before strict before transforms.
+ORDER = (
+    "output_shape", "matches_oracle", "zero_layers_is_identity", "nonnegative_and_finite", "zero_input_gives_zero",
+    "grid", "deterministic", "seed_truncates_toward_zero", "layers_truncate_toward_zero",
+    "features_truncate_toward_zero", "seed_semantics", "seeds_wrap_modulo_2_32", "positive_homogeneity",
+    "batch_permutation_equivariance", "batch_locality", "float32_in_float32_out", "empty_batch", "input_not_mutated",
+    "rejects_invalid_arguments", "nonfinite_rows_stay_in_their_row", "dtypes", "rejects_every_violation",
+    "jaxpr_constant_in_depth", "scan_body_is_batched_matmul", "sharded_batch",
+)
+_TIER_RANK = {"core": 0, "strict": 1, "transforms": 2}
+
+
+def family(prop_id: str) -> str:
+    """The check a test runs: ``grid[B1-F2-N3]`` -> ``matches_oracle``; a property -> its own name."""
+    base = prop_id.split("[", 1)[0]
+    return FAMILIES.get(base, base)
+
+
+def rank(prop_id: str, tier: str | None) -> tuple:
+    base = prop_id.split("[", 1)[0]
+    if base in ORDER:
+        return (0, ORDER.index(base), 0)
+    return (1, _TIER_RANK.get(tier or "", 3), 0)
 
 
 class _State:
@@ -23,6 +52,7 @@ class _State:
         self.case = None
         self.prop = None
         self.first_failure = None  # the first failure of the test, as text (reported if a replay then passes)
+        self.shrink_note = None  # why the counterexample may not be minimal, if it may not be
 
 
 STATE = _State()
@@ -35,6 +65,8 @@ def _run(prop: Property, candidate, case: dict) -> None:
     candidate.calls.clear()
     try:
         prop.check(candidate, **case)
+    except NotRun as exc:
+        pytest.skip(str(exc))
     except (AssertionError, ImplementationError) as exc:
         if STATE.first_failure is None:
             STATE.first_failure = f"{type(exc).__name__}: {exc}"

@@ -113,6 +113,15 @@ def pytest_addoption(parser):
         "minimal one (much faster against an implementation that fails everywhere)",
     )
     group.addoption(
+        "--conformance-shrink-budget",
+        metavar="SECONDS",
+        type=float,
+        default=None,
+        help="seconds Hypothesis may spend shrinking one property's failure (default %g; the report says when the "
+        "budget cut it short). A test whose check already failed and was shrunk in this run (a grid cell after "
+        "matches_oracle, say) reports its first failing example without shrinking" % 5.0,
+    )
+    group.addoption(
         "--impl-max-memory",
         metavar="SIZE",
         default="auto",
@@ -378,15 +387,28 @@ def candidate(pytestconfig):
 
 @pytest.fixture(autouse=True)
 def _fresh_candidate_state(request):
-    """Each test starts with no recorded calls and no hang inherited from the previous one, and ends with whatever
-    processes the implementation left behind killed."""
-    from properties.runner.pytest_items import STATE
+    """Each test starts with no recorded calls and no hang inherited from the previous one, shrinks on a time budget
+    (none when its check already failed in this run), and ends with whatever processes the implementation left
+    behind killed."""
+    from properties.harness.profiles import DEFAULT_SHRINK_BUDGET, shrink_budget
+    from properties.harness.runstate import RunState
+    from properties.runner.pytest_items import STATE, family
+    from properties.runner.report import is_suite_path, property_id
 
     STATE.reset()
     handle = request.getfixturevalue("candidate") if "candidate" in request.fixturenames else None
     if handle is not None:
         handle.reset()
-    yield
+    budget = request.config.getoption("conformance_shrink_budget")
+    budget = DEFAULT_SHRINK_BUDGET if budget is None else budget
+    if is_suite_path(request.node.path):
+        check = family(property_id(request.node.nodeid))
+        if check != property_id(request.node.nodeid).split("[")[0] and RunState().failed(check):
+            budget = 0.0
+            STATE.shrink_note = (f"not shrunk: the same check ({check}) already failed and was shrunk in this run; "
+                                 "this is the first failing example found")
+    with shrink_budget(budget):
+        yield
     if handle is not None:
         handle.end_test()
 
@@ -400,6 +422,19 @@ def pytest_runtest_makereport(item, call):
 
     item.user_properties.append(("composed_examples", STATE.examples))
     report = outcome.get_result()
+    from properties.harness.profiles import shrink_was_cut
+    from properties.runner.report import is_suite_path, property_id
+
+    if report.failed and is_suite_path(item.path):
+        from properties.harness.runstate import RunState
+        from properties.runner.pytest_items import family
+
+        RunState().note_failed(family(property_id(item.nodeid)))
+        note = STATE.shrink_note or (
+            "shrinking stopped at the time budget (--conformance-shrink-budget): the counterexample may not be "
+            "minimal" if shrink_was_cut() else None)
+        if note:
+            item.user_properties.append(("composed_shrink_note", note))
     if (report.failed or hasattr(report, "wasxfail") and report.skipped) and STATE.case is not None:
         from properties.runner.repro import counterexample, repro
 
@@ -463,7 +498,30 @@ def pytest_sessionstart(session):
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(session, config, items):
-    """Mark the properties listed in the xfails file (before -m/-k deselect, so a line is checked against all)."""
+    """Mark the properties listed in the xfails file (before -m/-k deselect, so a line is checked against all), and
+    run the suite's tests cheapest and most discriminating first."""
+    _mark_xfails(config, items)
+    _order(items)
+
+
+def _order(items) -> None:
+    """The suite's tests in ``properties.runner.pytest_items.ORDER`` (a broken implementation is found in the first
+    seconds); other tests keep their places, before the suite's."""
+    from properties.invariants.base import TIERS
+    from properties.runner.pytest_items import rank
+    from properties.runner.report import is_suite_path, property_id
+
+    def key(pair):
+        position, item = pair
+        if not is_suite_path(item.path):
+            return (0, position)
+        tier = next((t for t in TIERS if item.get_closest_marker(t) is not None), None)
+        return (1, rank(property_id(item.nodeid), tier), position)
+
+    items[:] = [item for _, item in sorted(enumerate(items), key=key)]
+
+
+def _mark_xfails(config, items) -> None:
     listed = getattr(config, "_composed_xfails", None)
     if not listed:
         return

@@ -184,6 +184,8 @@ class _Entry:
 
     def as_dict(self, stopped: str | None = None) -> dict:
         outcome, message = self.verdict(stopped)
+        if outcome == "failed" and self.extra.get("composed_shrink_note"):
+            message = f"{message}\n  ({self.extra['composed_shrink_note']})"
         first = self.extra.get("composed_first_failure")
         if outcome == "failed" and first and "Flaky" in message:
             # Hypothesis saw a failure that did not happen again when it replayed the case: report that failure

@@ -1,0 +1,27 @@
+"""Benchmark candidate: wrong broadly and slow to call. The problem's code as written (eager: every call builds new
+decorated closures, so XLA recompiles, ~0.1 s a call), with the scan over the layers run last to first."""
+
+import jax
+from flax import nnx
+
+
+def composed_transforms(seed, x_batch, num_layers, features):
+    N = int(num_layers)
+    F = int(features)
+
+    @nnx.split_rngs(splits=N)
+    @nnx.vmap(in_axes=(0,), out_axes=0)
+    def make_block(rngs):
+        return nnx.Linear(F, F, rngs=rngs)
+
+    blocks = make_block(nnx.Rngs(int(seed)))
+
+    @nnx.scan(in_axes=(nnx.Carry, 0), out_axes=nnx.Carry, reverse=True)
+    def scan_layers(x, block):
+        return jax.nn.relu(block(x))
+
+    @nnx.vmap(in_axes=(0, None))
+    def batched(x, blocks):
+        return scan_layers(x, blocks)
+
+    return batched(x_batch, blocks).reshape(-1)
