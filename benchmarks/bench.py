@@ -14,11 +14,8 @@ machine this was written on (2 CPU cores) is noisy. Sections of the JSON:
   parameter initialisation alone (``params_only``) is timed the same way, to show how much of a first call it is.
 * ``compile_counts``: backend compiles counted with a ``jax.monitoring`` listener on
   ``/jax/core/compile/backend_compile_duration`` while calling each implementation with 20 seeds at one shape.
-* ``suite_examples_per_second``: examples per second of the property suite (``pytest properties -m core``) against
-  the eager ``tests/candidates/verbatim.py`` and against ``fast``, and of a naive four-property ``@given`` suite
-  (``benchmarks/naive_suite.py``) against the same eager candidate, each a timed ``pytest`` subprocess; ratio to the
-  naive suite, target >= 4x (see ``benchmarks/suite_speed.py``, which also runs alone). ``--no-suite`` skips it
-  (it takes 4 to 8 minutes).
+
+The suite's own speed (time to a verdict of ``composed-check``) is ``benchmarks/verdict_time.py``.
 """
 
 from __future__ import annotations
@@ -332,19 +329,6 @@ def bench_compiles(quick):
 
 
 # --------------------------------------------------------------------------------------------------------------------
-# 4. Placeholder for the property suite's throughput.
-# --------------------------------------------------------------------------------------------------------------------
-def bench_suite(quick):
-    """The ``suite_examples_per_second`` section: ``benchmarks/suite_speed.py``'s measurement (pytest subprocesses)."""
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("suite_speed", Path(__file__).resolve().parent / "suite_speed.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.measure(quick=quick)
-
-
-# --------------------------------------------------------------------------------------------------------------------
 # Plot
 # --------------------------------------------------------------------------------------------------------------------
 def plot(results, path):
@@ -353,8 +337,7 @@ def plot(results, path):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    suite = results.get("suite_examples_per_second", {}).get("runs")
-    fig, axes = plt.subplots(1, 3 if suite else 2, figsize=(18 if suite else 12, 4.8))
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.8))
     ax1, ax2 = axes[0], axes[1]
     depth = results["depth_scaling"]
     ns = depth["config"]["N"]
@@ -395,8 +378,6 @@ def plot(results, path):
     ax2.set_title(f"Warm call per implementation (B={B}, F={F}, N={N_WARM})\nlabels: median, speed-up vs reference")
     ax2.grid(True, axis="y", which="both", alpha=0.3)
     ax2.tick_params(axis="x", labelrotation=15)
-    if suite:
-        _plot_suite(axes[2], results["suite_examples_per_second"])
     meta = results["meta"]
     fig.suptitle(f"composed benchmarks: jax {meta['jax']}, {meta['device']}, {meta['cpu_count']} CPUs, {meta['date']}, "
                  f"1-min load average {meta['load_average_1m_at_start']:.1f} at start", fontsize=9)
@@ -405,33 +386,11 @@ def plot(results, path):
     plt.close(fig)
 
 
-def _plot_suite(ax, suite):
-    runs = suite["runs"]
-    names = list(runs)
-    rates = [runs[n]["examples_per_s"] or 0 for n in names]
-    colors = ["tab:red" if n == "naive" else ("tab:green" if n.startswith("fast") else "tab:blue") for n in names]
-    bars = ax.bar(names, rates, color=colors)
-    for bar, n in zip(bars, names):
-        ratio = suite["ratio_to_naive"].get(n, {}).get("examples_per_s")
-        label = f"{bar.get_height():.3g}/s" + (f"\n{ratio:.2g}x" if ratio else "")
-        ax.annotate(label, (bar.get_x() + bar.get_width() / 2, bar.get_height()), ha="center", va="bottom", fontsize=8)
-    ax.set_yscale("log")
-    positive = [r for r in rates if r > 0] or [1.0]
-    ax.set_ylim(bottom=min(positive) / 3, top=max(positive) * 10)
-    ax.set_ylabel("examples per second (whole pytest run, wall)")
-    ax.set_title(f"Suite throughput vs naive @given suite (target {suite['target']:g}x)\n"
-                 "red: naive, blue: ours vs verbatim eager, green: ours vs fast")
-    ax.grid(True, axis="y", which="both", alpha=0.3)
-    ax.tick_params(axis="x", labelrotation=30, labelsize=7)
-
-
 # --------------------------------------------------------------------------------------------------------------------
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer depths, fewer repeats (about a minute)")
     parser.add_argument("--out", default=str(REPO / "benchmarks" / "results"), help="output folder")
-    parser.add_argument("--no-suite", action="store_true",
-                        help="skip suite_examples_per_second (timed pytest runs of the property suite, 4-8 minutes)")
     args = parser.parse_args(argv)
     out_dir = Path(args.out)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -460,19 +419,10 @@ def main(argv=None):
         results[key] = fn(args.quick)
         phases[key] = time.perf_counter() - t0
         print(f"[bench] {key}: {phases[key]:.1f} s", file=sys.stderr, flush=True)
-    if args.no_suite:
-        results["suite_examples_per_second"] = {"skipped": "--no-suite"}
-    else:
-        t0 = time.perf_counter()
-        results["suite_examples_per_second"] = bench_suite(args.quick)
-        phases["suite_examples_per_second"] = time.perf_counter() - t0
-        print(f"[bench] suite_examples_per_second: {phases['suite_examples_per_second']:.1f} s", file=sys.stderr,
-              flush=True)
     results["meta"]["phase_seconds"] = phases
     results["meta"]["run_time_s"] = time.perf_counter() - t_start
     results["meta"]["load_average_1m_at_end"] = os.getloadavg()[0]
-    results["meta"]["command"] = ("python benchmarks/bench.py" + (" --quick" if args.quick else "")
-                                  + (" --no-suite" if args.no_suite else ""))
+    results["meta"]["command"] = "python benchmarks/bench.py" + (" --quick" if args.quick else "")
 
     text = json.dumps(results, indent=2)
     (out_dir / "bench.json").write_text(text + "\n")
