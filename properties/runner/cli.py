@@ -58,8 +58,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("spec", nargs="?", default="fast", metavar="SPEC",
                    help="implementation to check (default: the bundled 'fast')")
-    p.add_argument("--tier", choices=("core", "strict", "all"), default="all",
-                   help="core: what the problem demands; strict: the production contract; all (default)")
+    p.add_argument("--tier", choices=("core", "strict", "transforms", "all"), default="all",
+                   help="core: what the problem demands; strict: the production contract; transforms: jit, vmap and "
+                        "derivatives (JAX implementations); all (default)")
     p.add_argument("--profile", choices=PROFILES, default=None,
                    help="Hypothesis profile: quick (4 examples a property), default (25), ci (25, derandomized), "
                    "exhaustive (150 and the whole grid). Default: Hypothesis's ('ci' when $CI is set)")
@@ -200,6 +201,16 @@ def _read_output(proc, args, log_lines: list, prefix: str) -> None:
             sys.stdout.write(raw)
 
 
+def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
+    """pytest ends when this process does, however it ends (Linux: PR_SET_PDEATHSIG)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None).prctl(1, int(signal.SIGTERM), 0, 0, 0)
+    except Exception:  # noqa: BLE001
+        pass
+
+
 def _stop(proc) -> int:
     """Pass one SIGINT to pytest's process group (pytest then reports what finished) and wait for it; kill it if it
     takes longer than :data:`STOP_GRACE`."""
@@ -279,7 +290,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             # its own process group: a Ctrl-C reaches this process only, which passes one SIGINT on
             proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, text=True,
-                                    errors="replace", bufsize=1, process_group=0)
+                                    errors="replace", bufsize=1, process_group=0, preexec_fn=_die_with_parent)
         except OSError as exc:
             print(f"composed-check: cannot run pytest: {exc}", file=sys.stderr)
             return EXIT_INTERNAL
