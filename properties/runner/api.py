@@ -16,6 +16,7 @@ The implementation: a SPEC runs in a candidate process (started for the call and
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from dataclasses import dataclass
 
 from hypothesis import Phase, given
@@ -41,7 +42,8 @@ class Outcome:
     for anything else that stopped the run (Hypothesis found no valid
     example, a health check, a bug in the suite), ``"skipped"`` when the property does not apply (e.g. structural
     properties of a non-traceable implementation). ``examples`` counts the examples run, ``discarded`` those rejected
-    by ``hypothesis.assume`` (e.g. an all-zero oracle output).
+    by ``hypothesis.assume`` (e.g. an all-zero oracle output). ``counterexample``: for a failure, the case (keyword
+    arguments of the property) that failed last -- Hypothesis replays its minimal failing example last.
     """
 
     prop: str
@@ -50,6 +52,7 @@ class Outcome:
     examples: int
     kind: str
     discarded: int = 0
+    counterexample: dict | None = None
 
     def __bool__(self) -> bool:
         return self.passed
@@ -106,9 +109,8 @@ def run_property(impl, prop_name: str, max_examples: int | None = None, *, shrin
         with suite_settings.shrink_budget(budget) as limited:
             outcome = _run(prop, prop_name, candidate, max_examples, shrink, profile, matmul_precision)
         if limited.cut and outcome.kind == FAILED:
-            outcome = Outcome(outcome.prop, outcome.passed, outcome.message + f"\n  (shrinking stopped after the "
-                              f"{budget:g} s budget: the counterexample may not be minimal)", outcome.examples,
-                              outcome.kind, outcome.discarded)
+            outcome = dataclasses.replace(outcome, message=outcome.message + f"\n  (shrinking stopped after the "
+                                          f"{budget:g} s budget: the counterexample may not be minimal)")
         return outcome
     finally:
         candidate.end_test()
@@ -129,6 +131,7 @@ def _run(prop, prop_name, candidate, max_examples, shrink, profile, matmul_preci
     skipped = _skip_exception()
 
     first: list[str] = []  # the first failure (reported when a replay of its case then passes: Flaky)
+    failing: list[dict] = []  # the last failing case: the minimal one, which Hypothesis replays last
 
     def check(case):
         counts["examples"] += 1
@@ -142,6 +145,7 @@ def _run(prop, prop_name, candidate, max_examples, shrink, profile, matmul_preci
             raise _NotRunSkip(str(exc)) from None
         except (AssertionError, ImplementationError) as exc:
             first.append(f"{type(exc).__name__}: {exc}")
+            failing[:] = [case]
             raise
 
     precision = contextlib.nullcontext()
@@ -160,7 +164,8 @@ def _run(prop, prop_name, candidate, max_examples, shrink, profile, matmul_preci
             except (_NotRunSkip, *skipped) as exc:
                 return Outcome(prop_name, True, str(exc), counts["examples"], SKIPPED, counts["discarded"])
             except (AssertionError, ImplementationError) as exc:
-                return Outcome(prop_name, False, _message(exc, where), counts["examples"], FAILED, counts["discarded"])
+                return Outcome(prop_name, False, _message(exc, where), counts["examples"], FAILED, counts["discarded"],
+                               failing[0] if failing else None)
             except BaseException as exc:  # noqa: BLE001 - ExceptionGroup of several bugs, Hypothesis errors, ...
                 if isinstance(exc, (KeyboardInterrupt, SystemExit)):
                     raise
@@ -171,7 +176,8 @@ def _run(prop, prop_name, candidate, max_examples, shrink, profile, matmul_preci
                 if isinstance(exc, Flaky) and first:
                     message = (f"{where + ': ' if where else ''}{first[0]}\n  (the same case passed when it was tried "
                                "again: the implementation does not behave the same way twice)")
-                return Outcome(prop_name, False, message, counts["examples"], kind, counts["discarded"])
+                return Outcome(prop_name, False, message, counts["examples"], kind, counts["discarded"],
+                               failing[0] if failing else None)
     return Outcome(prop_name, True, "", counts["examples"], PASSED, counts["discarded"])
 
 
