@@ -106,7 +106,7 @@ def check_report_schema(report: dict, spec: str | None = None) -> None:
     assert set(report) == {"implementation", "tiers", "properties", "summary"}, sorted(report)
     if spec is not None:
         assert report["implementation"] == spec
-    assert isinstance(report["tiers"], list) and set(report["tiers"]) <= {"core", "strict"}
+    assert isinstance(report["tiers"], list) and set(report["tiers"]) <= {"core", "strict", "transforms"}
     ids = []
     for p in report["properties"]:
         assert set(p) == PROPERTY_KEYS, sorted(p)

@@ -26,11 +26,12 @@ if str(HERE) not in sys.path:  # `mutants` is a package in tests/, whatever pyte
 
 import composed  # noqa: E402
 from mutants import MUTANTS  # noqa: E402
+from mutants import derivatives  # noqa: E402
 from mutants._base import correct  # noqa: E402
 from properties.api import FAILED, PASSED, SKIPPED, run_property  # noqa: E402
 from properties.harness.profiles import examples_for  # noqa: E402
 from properties.harness.proxy import ProcessCandidate  # noqa: E402
-from properties.invariants import CORE, PROPERTIES, STRICT  # noqa: E402
+from properties.invariants import CORE, PROPERTIES, STRICT, TRANSFORMS  # noqa: E402
 from properties.sandbox.loader import load  # noqa: E402
 
 PROPS = PROPERTIES
@@ -50,7 +51,11 @@ def test_catalogue_is_large_and_well_formed():
         assert doc and "\n" not in doc, f"{name}: needs a one-line docstring stating its bug, got {doc!r}"
         assert killers, f"{name}: no expected killer"
         assert killers <= KNOWN, f"{name}: unknown properties {sorted(killers - KNOWN)}"
-        assert tier in (CORE, STRICT), f"{name}: tier {tier!r}"
+        assert tier in (CORE, STRICT, TRANSFORMS), f"{name}: tier {tier!r}"
+        if tier == TRANSFORMS or any(TIER[k] == TRANSFORMS for k in killers):  # the transforms tier's own mutants
+            assert tier == TRANSFORMS and all(TIER[k] == TRANSFORMS for k in killers), (
+                f"{name}: tier {tier!r} but its killers are {sorted((k, TIER[k]) for k in killers)}"
+            )
         core_killer = any(TIER[k] == CORE for k in killers)
         assert (tier == CORE) == core_killer, (
             f"{name}: tier {tier!r} but its killers are {sorted((k, TIER[k]) for k in killers)}"
@@ -123,15 +128,37 @@ def test_mutant_is_killed(name, killer):
     assert outcome.prop == killer and outcome.message
 
 
+# --- the counterexample of a simple bug is minimal, within the default shrink budget --------------------------------
+
+
+@pytest.mark.parametrize("name", ["reversed_layers", "leaky_relu", "gelu"])
+def test_simple_bug_shrinks_to_a_minimal_counterexample(name):
+    """Shrinking is on a time budget (``--shrink-budget``, default 5 s): for a simple bug the report's counterexample
+    for ``matches_oracle`` is still minimal, B x F x N <= 8."""
+    outcome = run_property(MUTANTS[name].impl, "matches_oracle", profile="ci")
+    assert outcome.kind == FAILED, outcome
+    case = outcome.counterexample
+    b, f = case["x_batch"].shape
+    size = b * int(case["features"]) * int(case["num_layers"])
+    assert size <= 8, f"{name}: counterexample B={b}, F={f}, N={case['num_layers']} ({outcome.message[-200:]})"
+
+
 # --- correct implementations pass ----------------------------------------------------------------------------------
 
 #: Examples per property for the correct implementations: the jitted ones compile one program per shape bucket, the
 #: eager ones (reference, verbatim) recompile on every call (~0.1 s), so they get fewer. ``pytest properties --impl X``
 #: runs them with the full budget (see .ci/run).
-BUDGET = {"fast": 4, "vmap_in_scan": 2, "pure_jax": 2, "numpy_loop": 2, "reference": 1, "verbatim": 1, "control": 2}
-CORRECT = {**composed.IMPLEMENTATIONS, "verbatim": VERBATIM, "control": correct}
+BUDGET = {"fast": 4, "vmap_in_scan": 2, "pure_jax": 2, "numpy_loop": 2, "reference": 1, "verbatim": 1, "control": 2,
+          "custom_vjp": 2, "custom_vjp_correct": 2, "custom_jvp_correct": 2}
+CUSTOM_VJP = str(HERE / "candidates" / "custom_vjp.py")
+CORRECT = {**composed.IMPLEMENTATIONS, "verbatim": VERBATIM, "control": correct,
+           # transforms tier (issue 11): correct implementations with hand-written derivative rules
+           "custom_vjp": load(CUSTOM_VJP), "custom_vjp_correct": derivatives.custom_vjp_correct,
+           "custom_jvp_correct": derivatives.custom_jvp_correct}
 SPECS = {**{name: name for name in composed.IMPLEMENTATIONS}, "verbatim": VERBATIM,
-         "control": "tests/mutants/_base.py:correct"}
+         "control": "tests/mutants/_base.py:correct", "custom_vjp": CUSTOM_VJP,
+         "custom_vjp_correct": "tests/mutants/derivatives.py:custom_vjp_correct",
+         "custom_jvp_correct": "tests/mutants/derivatives.py:custom_jvp_correct"}
 
 
 def _correct_runs():
@@ -139,7 +166,8 @@ def _correct_runs():
         for prop in [*PROPS, "grid"]:
             if impl == "verbatim" and TIER[prop] != CORE:
                 continue  # the problem's code is held to the core tier only
-            if impl in ("fast", "reference", "verbatim", "vmap_in_scan") and prop == "grid":
+            if impl in ("fast", "reference", "verbatim", "vmap_in_scan", "custom_vjp", "custom_vjp_correct",
+                        "custom_jvp_correct") and prop == "grid":
                 # 20 cells, one nnx compile (or eager call) each: ~15 s cold. `pytest properties --impl X` runs it,
                 # and for fast every plain `pytest` run does (properties/test_grid.py).
                 continue
@@ -154,6 +182,11 @@ def test_correct_implementation_passes(impl, prop):
     # A property's share of the budget follows its weight, as in the suite; the grid runs one example per cell.
     examples = 1 if prop == "grid" else min(BUDGET[impl], examples_for(PROPS[prop].weight))
     outcome = _run(prop, CORRECT[impl], SPECS[impl], max_examples=examples)
+    if outcome.kind == SKIPPED and TIER[prop] == TRANSFORMS:  # JAX implementations only; the others say why not
+        assert impl == "numpy_loop" and "not a JAX implementation" in outcome.message, (
+            f"{impl}: {prop} skipped: {outcome.message}"
+        )
+        pytest.skip(outcome.message)
     if outcome.kind == SKIPPED:
         assert prop in ("jaxpr_constant_in_depth", "scan_body_is_batched_matmul") and impl not in ("fast", "control"), (
             f"{impl}: {prop} skipped: {outcome.message}"

@@ -12,16 +12,19 @@ Modules (each property is a short function of the implementation whose docstring
 * :mod:`.arguments` -- how the seed and the counts are read;
 * :mod:`.algebra` -- determinism, f(0) = 0, positive homogeneity;
 * :mod:`.contract` -- invalid arguments raise; the input is left alone;
+* :mod:`.forms` -- the same values in another input form (layout, list, jax.Array, NumPy counts): the same result;
 * :mod:`.structure` -- the traced program (a scan over layers, a batched matmul);
-* :mod:`.sharding` -- the batch sharded over a device mesh.
+* :mod:`.sharding` -- the batch sharded over a device mesh;
+* :mod:`.transforms` -- the implementation under jax.jit, jax.vmap and differentiation (the ``transforms`` tier).
 """
 
 from __future__ import annotations
 
-from properties.invariants import algebra, arguments, batch, contract, oracle, output, sharding, structure
-from properties.invariants.base import CORE, STRICT, TIERS, Property, prop
+from properties.invariants import (algebra, arguments, batch, contract, forms, oracle, output, sharding, structure,
+                                   transforms)
+from properties.invariants.base import CORE, STRICT, TIERS, TRANSFORMS, Property, prop
 
-MODULES = (output, oracle, batch, arguments, algebra, contract, structure, sharding)
+MODULES = (output, oracle, batch, arguments, algebra, contract, forms, structure, sharding, transforms)
 
 
 def _collect() -> dict[str, Property]:
@@ -39,4 +42,4 @@ def _collect() -> dict[str, Property]:
 PROPERTIES: dict[str, Property] = _collect()
 GRID = oracle.GRID
 
-__all__ = ["PROPERTIES", "GRID", "Property", "prop", "CORE", "STRICT", "TIERS"]
+__all__ = ["PROPERTIES", "GRID", "Property", "prop", "CORE", "STRICT", "TRANSFORMS", "TIERS"]

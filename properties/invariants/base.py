@@ -13,7 +13,8 @@ from typing import Callable
 
 CORE = "core"
 STRICT = "strict"
-TIERS = (CORE, STRICT)
+TRANSFORMS = "transforms"
+TIERS = (CORE, STRICT, TRANSFORMS)
 
 
 @dataclass(frozen=True)

@@ -18,11 +18,12 @@ FAMILIES = {"grid": "matches_oracle", "boundary": "matches_oracle"}
 #: The order the suite's tests run in: cheap, discriminating checks first (a broken implementation is found in the
 #: first seconds), expensive ones last. Ids not listed run after these, core before strict before transforms.
 ORDER = (
-    "output_shape", "matches_oracle", "zero_layers_is_identity", "nonnegative_and_finite", "zero_input_gives_zero",
-    "grid", "deterministic", "seed_truncates_toward_zero", "layers_truncate_toward_zero",
+    "matches_oracle", "output_shape", "zero_layers_is_identity", "nonnegative_and_finite", "zero_input_gives_zero",
+    "grid", "deterministic", "input_forms", "seed_truncates_toward_zero", "layers_truncate_toward_zero",
     "features_truncate_toward_zero", "seed_semantics", "seeds_wrap_modulo_2_32", "positive_homogeneity",
     "batch_permutation_equivariance", "batch_locality", "float32_in_float32_out", "empty_batch", "input_not_mutated",
-    "rejects_invalid_arguments", "nonfinite_rows_stay_in_their_row", "dtypes", "rejects_every_violation",
+    "array_like_inputs", "rejects_invalid_arguments", "nonfinite_rows_stay_in_their_row", "dtypes",
+    "rejects_every_violation",
     "jaxpr_constant_in_depth", "scan_body_is_batched_matmul", "sharded_batch",
 )
 _TIER_RANK = {"core": 0, "strict": 1, "transforms": 2}

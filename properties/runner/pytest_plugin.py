@@ -260,6 +260,7 @@ def make_candidate(config):
 def pytest_configure(config):
     config.addinivalue_line("markers", "core: what the problem itself demands (float32, valid arguments)")
     config.addinivalue_line("markers", "strict: the production contract of composed (errors, dtypes, B=0, ...)")
+    config.addinivalue_line("markers", "transforms: jax.jit, jax.vmap and derivatives vs the oracle (JAX impls only)")
     _configure_jax(config)
     _configure_conformance(config)
     if not (_runs_the_suite(config) or hasattr(config, "workerinput")):

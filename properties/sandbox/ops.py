@@ -119,3 +119,7 @@ def sharded(func: Callable, seed, x_batch, num_layers, features, devices: int = 
 
 
 OPS: dict[str, Callable] = {"call": call, "trace": trace, "sharded": sharded}
+
+from properties.sandbox.transform_ops import TRANSFORM_OPS  # noqa: E402
+
+OPS.update(TRANSFORM_OPS)

@@ -10,7 +10,9 @@ reject them.
   it too: ``tests/mutation_table.py`` runs every property against every mutant and writes ``tests/mutation_table.md``;
 * ``tier``: the tier of its declared killers: ``"core"`` for a bug the problem itself rules out, ``"strict"`` for a
   violation of ``composed``'s production contract only (other properties may still trip over it incidentally: a
-  mutant that rewrites its input also corrupts the oracle comparison).
+  mutant that rewrites its input also corrupts the oracle comparison); ``"transforms"`` for a forward-correct
+  implementation that is wrong under ``jax.jit``, ``jax.vmap`` or differentiation (:mod:`mutants.derivatives`,
+  :mod:`mutants.transforms`; killed by transforms-tier properties only).
 
 Most mutants share :mod:`mutants._base`, a correct jitted implementation with knobs for the bug (compiles in ~0.1 s,
 runs in well under 1 ms), so the meta-tests are fast; ``mutants._base.correct`` is the control that must pass
@@ -22,7 +24,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Callable, NamedTuple
 
-from mutants import activation, batch, casting, contract, init, layers, precision, state
+from mutants import activation, batch, casting, contract, derivatives, init, layers, precision, state, transforms
+from mutants import forms
 
 HERE = Path(__file__).resolve().parent
 
@@ -114,6 +117,30 @@ MUTANTS: dict[str, Mutant] = dict(
         _m(contract.nan_zeroed, "nonfinite_rows_stay_in_their_row", "strict"),
         _m(contract.always_float32, "dtypes", "strict"),
         _m(contract.first_shard_only, "sharded_batch", "strict"),
+        # --- transforms tier (issue 11): forward-correct, wrong derivatives with respect to x_batch -------------------
+        _m(derivatives.vjp_no_relu_mask, "vjp_matches_oracle jvp_matches_oracle", "transforms"),
+        _m(derivatives.vjp_scaled, "vjp_matches_oracle jvp_matches_oracle", "transforms"),
+        _m(derivatives.vjp_untransposed_kernel, "vjp_matches_oracle jvp_matches_oracle", "transforms"),
+        _m(derivatives.input_stop_gradient, "vjp_matches_oracle jvp_matches_oracle", "transforms"),
+        _m(derivatives.custom_jvp_disagrees_with_vjp, "vjp_matches_oracle jvp_matches_oracle", "transforms"),
+        _m(derivatives.custom_jvp_not_transposable,
+           "vjp_matches_oracle grad_matches_vjp jit_grad_matches_grad vmap_grad_matches_grad", "transforms"),
+        # --- transforms tier: forward-correct, broken or changed under jax.jit / jax.vmap -----------------------------
+        _m(transforms.python_branch_on_values, "jit_matches_eager vmap_matches_stacked_calls vjp_matches_oracle "
+           "jvp_matches_oracle grad_matches_vjp jit_grad_matches_grad vmap_grad_matches_grad", "transforms"),
+        _m(transforms.numpy_inplace, "jit_matches_eager vmap_matches_stacked_calls vjp_matches_oracle "
+           "jvp_matches_oracle grad_matches_vjp jit_grad_matches_grad vmap_grad_matches_grad", "transforms"),
+        _m(transforms.vmap_breaks, "vmap_matches_stacked_calls", "transforms"),
+        _m(transforms.vmap_mixes_batches, "vmap_matches_stacked_calls", "transforms"),
+        _m(transforms.jit_changes_result, "jit_matches_eager", "transforms"),
+        _m(transforms.jit_grad_changes_result, "jit_grad_matches_grad", "transforms"),
+        _m(transforms.vmap_grad_mixes_batches, "vmap_grad_matches_grad", "transforms"),
+        # --- input forms (issue 8, item 3): right on C-contiguous float32 arrays, wrong in another form -----------------
+        _m(forms.c_contiguous_only, "input_forms"),
+        _m(forms.misreads_negative_strides, "input_forms"),
+        _m(forms.fortran_transposed, "input_forms"),
+        _m(forms.rejects_numpy_counts, "input_forms"),
+        _m(forms.rejects_array_likes, "array_like_inputs", "strict"),
     ]
 )
 
