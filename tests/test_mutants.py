@@ -161,15 +161,22 @@ SPECS = {**{name: name for name in composed.IMPLEMENTATIONS}, "verbatim": VERBAT
          "custom_jvp_correct": "tests/mutants/derivatives.py:custom_jvp_correct"}
 
 
+#: Tiers each correct implementation is checked on here. ``fast`` is not in the matrix: every plain ``pytest`` runs
+#: the whole suite against it at the full budget (``properties/``). The controls of the derivative mutants differ from
+#: ``control`` only in their backward pass: the transforms tier is theirs.
+TIERS_OF = {"verbatim": {CORE}, "custom_vjp_correct": {TRANSFORMS}, "custom_jvp_correct": {TRANSFORMS},
+            "custom_vjp": {CORE, TRANSFORMS}}
+
+
 def _correct_runs():
     for impl in CORRECT:
+        if impl == "fast":
+            continue
         for prop in [*PROPS, "grid"]:
-            if impl == "verbatim" and TIER[prop] != CORE:
-                continue  # the problem's code is held to the core tier only
-            if impl in ("fast", "reference", "verbatim", "vmap_in_scan", "custom_vjp", "custom_vjp_correct",
-                        "custom_jvp_correct") and prop == "grid":
-                # 20 cells, one nnx compile (or eager call) each: ~15 s cold. `pytest properties --impl X` runs it,
-                # and for fast every plain `pytest` run does (properties/test_grid.py).
+            if TIER[prop] not in TIERS_OF.get(impl, {CORE, STRICT, TRANSFORMS}):
+                continue
+            if impl in ("reference", "verbatim", "vmap_in_scan", "custom_vjp") and prop == "grid":
+                # 20 cells, one nnx compile (or eager call) each: ~15 s cold. `pytest properties --impl X` runs it.
                 continue
             yield impl, prop
 
