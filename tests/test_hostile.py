@@ -84,7 +84,7 @@ CHEAT_CASES = {name: ({}, ORACLE, {"matches_oracle": ("failed", "differs from th
 ALL = {**{("hostile", k): v for k, v in CASES.items()}, **{("cheats", k): v for k, v in CHEAT_CASES.items()}}
 #: Entries also run end to end with composed-check (the pytest processes, the report, the exit status).
 END_TO_END = [("hostile", "hang_in_c"), ("hostile", "segfault_in_one_property"), ("hostile", "forks_and_lingers"),
-              ("hostile", "x64_in_one_property"), ("cheats", "patches_report"), ("cheats", "patches_assertions")]
+              ("cheats", "patches_report")]
 
 
 def _path(kind, name):
