@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -313,8 +314,13 @@ def main(argv: list[str] | None = None) -> int:
             Path(args.log).write_text(log, encoding="utf-8")
 
         if rc == 4 or rc == 5:  # pytest: usage error / nothing collected
-            lines = [ln for ln in log.splitlines() if ln.startswith(("ERROR:", "ImportError", "E "))] or \
-                log.strip().splitlines()[-15:]
+            lines = []
+            for ln in log.splitlines():
+                found = re.search(r"ERROR: (.*?)( !)?$", ln)
+                text = found.group(1) if found else (ln if ln.startswith(("ImportError", "E ")) else None)
+                if text and text not in lines:
+                    lines.append(text)
+            lines = lines or log.strip().splitlines()[-15:]
             if rc == 5:
                 lines.append("no property was selected (check --tier and the -k/-m arguments after '--')")
             print("composed-check: usage error:\n" + "\n".join("  " + ln for ln in lines), file=sys.stderr)

@@ -273,7 +273,7 @@ def pytest_configure(config):
         return
     if _is_controller(config):
         if explicit:
-            _probe(config)  # a bad SPEC is a usage error before any worker starts
+            _probe(config)  # a bad SPEC is a usage error (checked in pytest_sessionstart)
         return
     # A process that runs tests: start the candidate now, so it imports the implementation while pytest collects
     # (a SPEC that does not load is a usage error once collection is done: pytest_collection_finish).
@@ -307,12 +307,23 @@ def _check_spec_here(spec: str) -> None:
 
 
 def _probe(config) -> None:
-    """Load the SPEC in a throw-away candidate process (the controller never imports the implementation)."""
+    """Start loading the SPEC in a throw-away candidate process (the controller never imports the implementation);
+    ``pytest_sessionstart`` waits for it once xdist has started its workers, so the two overlap."""
     if impl_spec(config)[0] in _bundled():
         return
-    probe = make_candidate(config)
+    config._composed_probe = make_candidate(config)
+    config._composed_probe.start()
+
+
+def _finish_probe(config) -> None:
+    probe = getattr(config, "_composed_probe", None)
+    if probe is None:
+        return
+    config._composed_probe = None
     try:
         _wait_loaded(probe)
+    except pytest.UsageError as exc:
+        pytest.exit(f"ERROR: {exc}", returncode=pytest.ExitCode.USAGE_ERROR)
     finally:
         probe.close()
 
@@ -346,9 +357,10 @@ def pytest_unconfigure(config):
 
 
 def _end_candidates(config) -> None:
-    candidate = getattr(config, "_composed_candidate", None)
-    if candidate is not None:
-        candidate.close()
+    for name in ("_composed_candidate", "_composed_probe"):
+        candidate = getattr(config, name, None)
+        if candidate is not None:
+            candidate.close()
     if hasattr(config, "workerinput") or config.getoption("in_process"):
         return
     from properties.harness import processes
@@ -484,8 +496,10 @@ def _configure_conformance(config) -> None:
 
 @pytest.hookimpl(trylast=True)
 def pytest_sessionstart(session):
-    """--conformance-no-shrink: reload the active Hypothesis profile without the shrink and explain phases (after
-    Hypothesis's own plugin loaded it, before the suite's modules build their settings at collection)."""
+    """The controller's SPEC probe (after xdist started its workers); --conformance-no-shrink: reload the active
+    Hypothesis profile without the shrink and explain phases (after Hypothesis's own plugin loaded it, before the
+    suite's modules build their settings at collection)."""
+    _finish_probe(session.config)
     if not session.config.getoption("conformance_no_shrink"):
         return
     from hypothesis import Phase, settings
