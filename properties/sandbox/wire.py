@@ -180,10 +180,8 @@ def _read(sock: socket.socket, size: int, deadline: float | None) -> bytearray:
     got = 0
     while got < size:
         if deadline is not None:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise WireTimeout("no reply before the deadline")
-            ready, _, _ = select.select([sock], [], [], left)
+            # What already arrived counts even when the deadline has passed (a reply sent long before it was read).
+            ready, _, _ = select.select([sock], [], [], max(0.0, deadline - time.monotonic()))
             if not ready:
                 raise WireTimeout("no reply before the deadline")
         try:
