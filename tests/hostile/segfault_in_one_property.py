@@ -8,8 +8,9 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-import composed  # noqa: E402
 from _once import first_time  # noqa: E402
+
+import composed  # noqa: E402
 
 _calls = 0
 

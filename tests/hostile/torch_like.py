@@ -1,8 +1,13 @@
 """Hostile: a tensor-like object with ``.shape`` and ``.dtype`` that NumPy cannot turn into a numeric array."""
 
+import os
+import sys
+
 import numpy as np
 
-import composed
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from _zeros import zeros  # noqa: E402
 
 
 class FakeTensor:
@@ -24,4 +29,4 @@ class FakeTensor:
 
 
 def composed_transforms(seed, x_batch, num_layers, features):
-    return FakeTensor(composed.composed_transforms(seed, x_batch, num_layers, features))
+    return FakeTensor(zeros(x_batch, features))
