@@ -35,8 +35,8 @@ from properties.invariants import CORE, PROPERTIES, STRICT, TRANSFORMS  # noqa: 
 from properties.sandbox.loader import load  # noqa: E402
 
 PROPS = PROPERTIES
-KNOWN = set(PROPS) | {"grid"}
-TIER = {name: p.tier for name, p in PROPS.items()} | {"grid": CORE}
+KNOWN = set(PROPS) | {"grid", "boundary"}
+TIER = {name: p.tier for name, p in PROPS.items()} | {"grid": CORE, "boundary": CORE}
 VERBATIM = str(HERE / "candidates" / "verbatim.py")
 
 
@@ -148,8 +148,8 @@ def test_simple_bug_shrinks_to_a_minimal_counterexample(name):
 #: Examples per property for the correct implementations: the jitted ones compile one program per shape bucket, the
 #: eager ones (reference, verbatim) recompile on every call (~0.1 s), so they get fewer. ``pytest properties --impl X``
 #: runs them with the full budget (see .ci/run).
-BUDGET = {"fast": 4, "vmap_in_scan": 2, "pure_jax": 2, "numpy_loop": 2, "reference": 1, "verbatim": 1, "control": 2,
-          "custom_vjp": 2, "custom_vjp_correct": 2, "custom_jvp_correct": 2}
+BUDGET = {"fast": 4, "vmap_in_scan": 1, "pure_jax": 1, "numpy_loop": 1, "reference": 1, "verbatim": 1, "control": 2,
+          "custom_vjp": 1, "custom_vjp_correct": 1, "custom_jvp_correct": 1}
 CUSTOM_VJP = str(HERE / "candidates" / "custom_vjp.py")
 CORRECT = {**composed.IMPLEMENTATIONS, "verbatim": VERBATIM, "control": correct,
            # transforms tier (issue 11): correct implementations with hand-written derivative rules
@@ -172,22 +172,34 @@ def _correct_runs():
     for impl in CORRECT:
         if impl == "fast":
             continue
-        for prop in [*PROPS, "grid"]:
+        for prop in [*PROPS, "grid", "boundary"]:
             if TIER[prop] not in TIERS_OF.get(impl, {CORE, STRICT, TRANSFORMS}):
                 continue
             if impl in ("reference", "verbatim", "vmap_in_scan", "custom_vjp") and prop == "grid":
                 # 20 cells, one nnx compile (or eager call) each: ~15 s cold. `pytest properties --impl X` runs it.
                 continue
+            if impl not in ("numpy_loop", "control") and prop == "boundary":
+                # 10 large shapes, one compile each (~2 s cold): `pytest properties --impl X` runs them, and for fast
+                # every plain `pytest` run does (properties/test_boundary.py). numpy_loop (no compile) checks the
+                # NumPy machinery of the domain mutants (tests/mutants/domain.py), control that of the others.
+                continue
             yield impl, prop
 
 
-RUNS = list(_correct_runs())
+#: Runs that only `pytest --slow` makes: the eager reference under the transforms tier (each of its jit/vmap/grad
+#: programs is a new trace of the eager code; `pytest --pyargs properties -m transforms --impl reference` checks it).
+SLOW_RUNS = {("reference", p) for p in PROPS if TIER[p] == TRANSFORMS}
 
 
-@pytest.mark.parametrize("impl,prop", RUNS, ids=[f"{i}-{p}" for i, p in RUNS])
+RUNS = [pytest.param(i, p, id=f"{i}-{p}", marks=[pytest.mark.slow] if (i, p) in SLOW_RUNS else [])
+        for i, p in _correct_runs()]
+
+
+@pytest.mark.parametrize("impl,prop", RUNS)
 def test_correct_implementation_passes(impl, prop):
-    # A property's share of the budget follows its weight, as in the suite; the grid runs one example per cell.
-    examples = 1 if prop == "grid" else min(BUDGET[impl], examples_for(PROPS[prop].weight))
+    # A property's share of the budget follows its weight, as in the suite; the grid runs one example per cell, the
+    # boundary set its every-run cases.
+    examples = 1 if prop == "grid" else None if prop == "boundary" else min(BUDGET[impl], examples_for(PROPS[prop].weight))
     outcome = _run(prop, CORRECT[impl], SPECS[impl], max_examples=examples)
     if outcome.kind == SKIPPED and TIER[prop] == TRANSFORMS:  # JAX implementations only; the others say why not
         assert impl == "numpy_loop" and "not a JAX implementation" in outcome.message, (
