@@ -5,7 +5,7 @@
     python benchmarks/boundary_overhead.py --out DIR  # default DIR: benchmarks/results
 
 * ``calls``: the bundled ``fast`` called warm, at N = 1, for x_batch of 128, 4k, 16k and 64k float32 values, three
-  ways in turn, median over repeated calls: the bare function in this process (``raw``), through the in-process guard
+  ways interleaved (one call of each per round, so drifts of a shared machine hit all three), median over 400 rounds: the bare function in this process (``raw``), through the in-process guard
   (``--in-process``), and through the candidate process (the default: arguments and result cross a Unix socket, the
   guard runs there). ``overhead_ms`` = candidate process - raw. Target: under 1 ms up to 64k floats.
 * ``run``: ``composed-check`` on the bundled default with its defaults (2 workers), and the same with ``--in-process``,
@@ -29,18 +29,21 @@ ROOT = Path(__file__).resolve().parent.parent
 SIZES = ((8, 16), (64, 64), (128, 128), (256, 256))  # 128, 4k, 16k, 64k floats
 
 
-def _median_ms(fn, repeat: int) -> float:
-    for _ in range(3):
-        fn()
-    times = []
+def _interleaved_ms(fns: dict, repeat: int) -> dict:
+    """Median time of each function, called in turn (one of each per round), so slow drifts hit all alike."""
+    for fn in fns.values():
+        for _ in range(5):
+            fn()
+    times = {name: [] for name in fns}
     for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times) * 1e3
+        for name, fn in fns.items():
+            t = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - t)
+    return {name: statistics.median(ts) * 1e3 for name, ts in times.items()}
 
 
-def bench_calls(repeat: int = 200) -> dict:
+def bench_calls(repeat: int = 400) -> dict:
     import composed
     from properties.harness.proxy import InProcessCandidate, ProcessCandidate
 
@@ -52,11 +55,11 @@ def bench_calls(repeat: int = 200) -> dict:
     try:
         for b, f in SIZES:
             x = np.random.default_rng(0).standard_normal((b, f)).astype(np.float32)
-            row = {
-                "raw_ms": _median_ms(lambda: np.asarray(raw(0, x, 1, f)), repeat),
-                "in_process_ms": _median_ms(lambda: np.asarray(local(0, x, 1, f)), repeat),
-                "candidate_process_ms": _median_ms(lambda: np.asarray(remote(0, x, 1, f)), repeat),
-            }
+            row = _interleaved_ms({
+                "raw_ms": lambda: np.asarray(raw(0, x, 1, f)),
+                "in_process_ms": lambda: np.asarray(local(0, x, 1, f)),
+                "candidate_process_ms": lambda: np.asarray(remote(0, x, 1, f)),
+            }, repeat)
             row["overhead_ms"] = row["candidate_process_ms"] - row["raw_ms"]
             row["guard_ms"] = row["in_process_ms"] - row["raw_ms"]
             out[f"{b}x{f} ({b * f} floats)"] = {k: round(v, 4) for k, v in row.items()}

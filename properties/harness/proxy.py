@@ -308,21 +308,22 @@ class _Process:
         self.marker = uuid.uuid4().hex
         self.log = tempfile.TemporaryFile(prefix="composed-candidate-")
         self.sock, child = wire.socket_pair()
+        self.arena = wire.Arena()
         env = dict(env)
         env[processes.ENV_CANDIDATE] = self.marker
-        config = dict(config, spec=spec, parent=os.getpid())
+        config = dict(config, spec=spec, parent=os.getpid(), arena_fd=self.arena.fd, arena_size=self.arena.size)
         cmd = [sys.executable, "-m", "properties.sandbox.server", str(child.fileno()), json.dumps(config)]
         try:
             self.popen = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=self.log, stderr=self.log,
-                                          pass_fds=(child.fileno(),), env=env, cwd=cwd, start_new_session=True,
-                                          close_fds=True)
+                                          pass_fds=(child.fileno(), self.arena.fd), env=env, cwd=cwd,
+                                          start_new_session=True, close_fds=True)
         finally:
             child.close()
         self.ready = False
         self.started = time.monotonic()
 
     def wait_ready(self, deadline: float) -> None:
-        reply = wire.recv(self.sock, deadline)
+        reply = wire.recv(self.sock, deadline, self.arena)
         if reply.get("status") == "load_error":
             raise SpecError(reply["message"])
         self.ready = True
@@ -344,7 +345,7 @@ class _Process:
 
     def kill(self) -> int:
         killed = processes.kill_tree(self.popen.pid, marker=(processes.ENV_CANDIDATE, self.marker), popen=self.popen)
-        for closeable in (self.sock, self.log):
+        for closeable in (self.sock, self.log, self.arena):
             try:
                 closeable.close()
             except Exception:  # noqa: BLE001
@@ -433,8 +434,8 @@ class ProcessCandidate(Candidate):
             limit = self.deadline()
             start = time.monotonic()
             try:
-                wire.send(proc.sock, {"op": op, "kwargs": wire.encode(kwargs)})
-                reply = wire.recv(proc.sock, None if not limit else start + limit)
+                wire.send(proc.sock, {"op": op, "kwargs": wire.encode(kwargs)}, proc.arena)
+                reply = wire.recv(proc.sock, None if not limit else start + limit, proc.arena)
             except wire.WireTimeout:
                 self.runstate.note_timeout()
                 self._mark(f"call timed out after {limit:g} s: {where}", CallTimeout)

@@ -138,15 +138,24 @@ def mutated(snapshots) -> bool:
         if isinstance(saved, np.ndarray):
             if original.shape != saved.shape or original.dtype != saved.dtype:
                 return True
-            try:
-                same = np.array_equal(original, saved, equal_nan=original.dtype.kind in "fc")
-            except (TypeError, ValueError):
-                same = bool(np.all(original == saved))
-            if not same:
+            if not _same_bits(original, saved):
                 return True
         elif not _same_nested(original, saved):
             return True
     return False
+
+
+def _same_bits(a: np.ndarray, b: np.ndarray) -> bool:
+    """Bit for bit (NaN payloads included); fast for the usual contiguous arrays."""
+    if a.dtype.hasobject:
+        try:
+            return bool(np.all(a == b))
+        except Exception:  # noqa: BLE001
+            return False
+    if not a.flags.c_contiguous:
+        a = np.ascontiguousarray(a)
+    b = np.ascontiguousarray(b)
+    return bool(np.array_equal(a.reshape(-1).view(np.uint8), b.reshape(-1).view(np.uint8)))
 
 
 def _same_nested(a, b) -> bool:
@@ -253,17 +262,23 @@ def _jax_config():
 
 
 #: Signals whose Python-level handlers a call must leave alone (the standard ones a Python program may handle).
-_SIGNALS = tuple(getattr(signal, name) for name in (
+_SIGNALS = tuple(int(getattr(signal, name)) for name in (
     "SIGHUP", "SIGINT", "SIGQUIT", "SIGUSR1", "SIGUSR2", "SIGPIPE", "SIGALRM", "SIGTERM", "SIGCHLD", "SIGCONT",
     "SIGTSTP", "SIGTTIN", "SIGTTOU", "SIGXCPU", "SIGVTALRM", "SIGPROF", "SIGWINCH", "SIGSEGV", "SIGFPE", "SIGBUS",
     "SIGABRT", "SIGILL") if hasattr(signal, name))
+
+
+try:  # the C function: signal.getsignal wraps its result in an enum, ten times slower
+    from _signal import getsignal as _getsignal
+except ImportError:  # pragma: no cover
+    _getsignal = signal.getsignal
 
 
 def _signal_handlers() -> dict:
     out = {}
     for sig in _SIGNALS:
         try:
-            out[sig] = signal.getsignal(sig)
+            out[int(sig)] = _getsignal(sig)
         except (OSError, ValueError):
             pass
     return out

@@ -103,6 +103,7 @@ def main(argv: list[str] | None = None) -> int:
 
     std_fds = {fd: os.dup(fd) for fd in (0, 1, 2)}
     meter = _LogMeter()
+    arena = wire.Arena(size=config["arena_size"], fd=config["arena_fd"]) if config.get("arena_fd") is not None else None
     try:
         func = load(config["spec"])
     except SpecError as exc:
@@ -112,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
     max_output = int(config.get("max_output") or guard.DEFAULT_MAX_OUTPUT)
     while True:
         try:
-            request = wire.recv(sock)
+            request = wire.recv(sock, arena=arena)
         except wire.WireClosed:
             return 0
         except KeyboardInterrupt:  # raised into the loop by a thread of the implementation: ignore
@@ -131,7 +132,7 @@ def main(argv: list[str] | None = None) -> int:
                 reply["error"].pop("exception", None)
             reply["value"] = wire.encode(reply["value"])
         try:
-            wire.send(sock, reply)
+            wire.send(sock, reply, arena)
         except wire.WireClosed:
             return 0
         except Exception as exc:  # noqa: BLE001 - a value that cannot be pickled: say so instead
