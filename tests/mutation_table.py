@@ -30,6 +30,10 @@ if _cache.lower() not in ("off", "0", "none", "false", "no"):
     os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES", "0")
 
 # The sharded_batch property needs 4 devices: split the host CPU as the pytest plugin does (read when JAX starts).
+# One BLAS thread, as the pytest plugin sets it (the oracle's matmuls are small; a BLAS pool contending with XLA's
+# threads slows them down many times on a small machine).
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
 if "--xla_force_host_platform_device_count" not in os.environ.get("XLA_FLAGS", ""):
     os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " --xla_force_host_platform_device_count=4").strip()
 
@@ -54,8 +58,8 @@ def main(argv=None) -> int:
     from properties.invariants import PROPERTIES
 
     props = PROPERTIES
-    names = [*props, "grid"]
-    tier = {n: p.tier for n, p in props.items()} | {"grid": "core"}
+    names = [*props, "grid", "boundary"]
+    tier = {n: p.tier for n, p in props.items()} | {"grid": "core", "boundary": "core"}
     mutants = {k: v for k, v in MUTANTS.items() if not args.only or k in args.only}
     start = time.time()
     results: dict[str, dict] = {}

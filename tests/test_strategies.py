@@ -2,8 +2,12 @@
 
 Each test samples a strategy with a fixed, derandomized Hypothesis run (``phases=[generate]``, no database), so it is
 deterministic whatever the profile, and asserts on what was drawn: seeds negative, zero, beyond 2**32, at +-2**63 and
-fractional; B from 1 to 16, F from 1 to 16, N from 0 to 8 with fractional counts; row magnitudes from 1e-3 to 1e3;
-zero, repeated and all-negative rows; every dtype, violation and B = 0 of the strict tier.
+fractional; B from 1 to 16, F from 1 to 16, N from 0 to 8 with fractional counts; the wide domain (B up to 1025+,
+F up to 513+, N up to 129+, one axis at a time, edge sizes and arbitrary ones) at a small share of the general cases;
+row magnitudes from 1e-3 to 1e3, and extreme output magnitudes from 1e-30 to the max safe scale (outputs above 65504,
+inputs below 1e-20); deep draws that do not collapse; zero, repeated and all-negative rows; every dtype, violation and
+B = 0 of the strict tier. The assertions are on classes of values (the edges reached, shares within bounds), not on
+one derandomized stream's exact draws, so a change to a strategy does not break them by reshuffling the stream.
 
 Non-collapse: with lecun-normal kernels and relu a narrow layer kills a row, so some drawn cases have an all-zero
 oracle output; properties discard those with ``hypothesis.assume`` (see ``properties.harness.tolerance.assert_some_nonzero``).
@@ -45,8 +49,27 @@ def sample(strategy, n: int = SAMPLE) -> list:
 
 
 @cache
+def _cases_and_kinds() -> tuple[list[dict], list[str]]:
+    """400 general cases, and the kind of case each draw recorded with ``event`` (bucket, wide B/F/N, extreme)."""
+    import hypothesis
+
+    kinds: list[str] = []
+    original = hypothesis.event
+
+    def record(text, payload=""):
+        if str(text).startswith("case kind: "):
+            kinds.append(str(text).split(": ", 1)[1])
+
+    hypothesis.event = record
+    try:
+        drawn = sample(S.cases())
+    finally:
+        hypothesis.event = original
+    return drawn, kinds
+
+
 def cases() -> list[dict]:
-    return sample(S.cases())
+    return _cases_and_kinds()[0]
 
 
 # --- seeds ---------------------------------------------------------------------------------------------------------
@@ -81,16 +104,78 @@ def test_seeds_in_cases_reach_the_edges():
 # --- shapes and counts -----------------------------------------------------------------------------------------------
 
 
+def _shape(c):
+    return c["x_batch"].shape[0], c["x_batch"].shape[1], int(c["num_layers"])
+
+
+def _is_wide(shape) -> bool:
+    b, f, n = shape
+    return b > 16 or f > 16 or n > 8
+
+
+def test_shapes_are_buckets_or_one_large_axis():
+    """Every general case is a bucket's shape, or a bucket with exactly one axis made large (never all at once)."""
+    for c in cases():
+        shape = _shape(c)
+        if shape in S.SHAPE_BUCKETS:
+            continue
+        b, f, n = shape
+        assert b <= S.MAX_B and f <= S.MAX_F and n <= S.MAX_N, shape
+        if n > 8:  # a deep draw: F from DEEP_F (wide enough to survive, at most 33), B from a bucket
+            assert f in S.DEEP_F and b <= 16, f"{shape}: a deep draw with a large B or a narrow F"
+        else:
+            assert (b > 16) + (f > 16) == 1, f"{shape}: not a bucket with one large axis"
+        if f > S.WIDE_F_DEEP_LIMIT:
+            assert n <= (2 if f > 2 * S.WIDE_F_DEEP_LIMIT else 4), f"{shape}: wide F with a deep N (the error model's cost)"
+
+
 def test_shapes_cover_the_buckets():
-    # 800 draws: Hypothesis's draws from 16 buckets are far from uniform (one bucket got 7 of 400 draws, another 0)
-    shapes = {(c["x_batch"].shape[0], c["x_batch"].shape[1], int(c["num_layers"])) for c in sample(S.cases(), 800)}
-    assert shapes == set(S.SHAPE_BUCKETS), f"buckets never drawn: {sorted(set(S.SHAPE_BUCKETS) - shapes)}"
-    bs = {b for b, _, _ in shapes}
-    fs = {f for _, f, _ in shapes}
-    ns = {n for _, _, n in shapes}
+    """Most buckets are drawn (Hypothesis's draws from 16 buckets are far from uniform: one got 7 of 400 draws, another
+    0, when measured), and B, F, N span their bucket ranges."""
+    shapes = {_shape(c) for c in cases()}
+    buckets = shapes & set(S.SHAPE_BUCKETS)
+    assert len(buckets) >= 0.75 * len(S.SHAPE_BUCKETS), f"buckets never drawn: {sorted(set(S.SHAPE_BUCKETS) - shapes)}"
+    bs = {b for b, _, _ in buckets}
+    fs = {f for _, f, _ in buckets}
+    ns = {n for _, _, n in buckets}
     assert min(bs) == 1 and max(bs) >= 16
     assert min(fs) == 1 and max(fs) >= 16
-    assert ns >= set(range(0, 9)), f"depths never drawn: {sorted(set(range(9)) - ns)}"
+    assert len(ns) >= 7 and 0 in ns and max(ns) == 8, f"depths drawn: {sorted(ns)}"
+
+
+def test_wide_shapes_reach_the_large_sizes_one_axis_at_a_time():
+    """The wide draws themselves: B beyond 1024, F beyond 512, N beyond 128, from the edge lists (2^k - 1, 2^k,
+    2^k + 1) and arbitrary sizes in range, each axis about a third of the time."""
+    drawn = sample(S.wide_shapes(), 300)
+    by_axis = {axis: [s[:3] for s in drawn if s[3] == axis] for axis in "BFN"}
+    assert all(len(v) >= 50 for v in by_axis.values()), {k: len(v) for k, v in by_axis.items()}
+    bs = [b for b, _, _ in by_axis["B"]]
+    fs = [f for _, f, _ in by_axis["F"]]
+    ns = [n for _, _, n in by_axis["N"]]
+    assert max(bs) >= 1025 and max(fs) >= 513 and max(ns) >= 129, (max(bs), max(fs), max(ns))
+    for values, edges in ((bs, S.WIDE_B), (fs, S.WIDE_F), (ns, S.WIDE_N)):
+        assert len(set(values) & set(edges)) >= 0.5 * len(edges), f"edges drawn: {sorted(set(values) & set(edges))}"
+        assert set(values) - set(edges), "no arbitrary size besides the edges"
+    assert any(b % 64 and b > 64 for b in bs) and any(f % 128 and f > 128 for f in fs) and any(n > 64 for n in ns)
+
+
+def test_wide_and_extreme_draws_are_a_small_share():
+    """About one general case in 20 has a large axis and one in 8 extreme magnitudes (each new shape is a compile of a
+    jitted candidate, so the share is what keeps the default profile fast)."""
+    _, kinds = _cases_and_kinds()
+    assert len(kinds) >= 0.9 * len(cases()), f"{len(kinds)} kinds recorded for {len(cases())} cases"
+    wide = np.mean([k.startswith("wide ") for k in kinds])
+    extreme = np.mean([k == "extreme magnitudes" for k in kinds])
+    assert 0.02 <= wide <= 0.15, f"{wide:.1%} of the general cases are wide"
+    assert 0.04 <= extreme <= 0.25, f"{extreme:.1%} of the general cases have extreme magnitudes"
+    assert np.mean([_is_wide(_shape(c)) for c in cases()]) <= wide + 0.01  # shapes agree with the recorded kinds
+
+
+def _is_extreme(x) -> bool:
+    """Rows far outside the buckets' 1e-3..1e3 (an extreme draw, or a bucket row of tiny entries)."""
+    rows = np.max(np.abs(np.asarray(x, np.float64)), axis=1)
+    rows = rows[rows > 0]
+    return bool(rows.size and (rows.max() > 1e4 or rows.min() < 1e-12))
 
 
 def test_counts_are_consistent_and_sometimes_fractional():
@@ -102,7 +187,9 @@ def test_counts_are_consistent_and_sometimes_fractional():
     frac_layers = [v for v in layers if isinstance(v, float) and v != int(v)]
     frac_feats = [v for v in feats if isinstance(v, float) and v != int(v)]
     assert frac_layers and frac_feats
-    assert any(-1 < v < 0 for v in frac_layers), "a layer count in (-1, 0) means 0 layers"
+    zero_layers = [v for v in sample(S.as_count(0), 100) if isinstance(v, float) and v != 0]
+    assert zero_layers and all(-1 < v < 0 for v in zero_layers), "a layer count in (-1, 0) means 0 layers"
+    assert any(int(v) == 0 for v in layers), "cases with zero layers"
     assert any(v % 1 > 0.5 for v in frac_layers) and any(v % 1 > 0.5 for v in frac_feats), "fractions above .5"
     assert any(isinstance(v, float) and v == int(v) for v in layers), "integral floats (2.0)"
     assert any(isinstance(v, int) for v in layers)
@@ -118,12 +205,85 @@ def _rows():
             yield x, i, row
 
 
-def test_row_magnitudes_span_1e_minus_3_to_1e3():
+def test_row_magnitudes_span_the_range():
+    """Bucket rows 1e-3..1e3 (every decade); extreme rows far beyond both ends, inputs below 1e-20 and above 1e20,
+    and nothing non-finite."""
     mags = np.array([np.max(np.abs(row)) for _, _, row in _rows() if np.any(row)])
+    assert np.all(np.isfinite(mags))
     decades = {math.floor(math.log10(m)) for m in mags}
     assert decades >= set(range(-3, 3)), f"row magnitudes by decade: {sorted(decades)}"
-    assert mags.min() <= 1e-3 and mags.max() >= 1e2
-    assert np.all(np.isfinite(mags)) and mags.max() <= 1e3
+    assert mags.min() < 1e-20 and mags.max() > 1e20, (mags.min(), mags.max())
+    assert len({d for d in decades if d < -10 or d > 10}) >= 6, f"extreme decades drawn: {sorted(decades)}"
+
+
+def _outputs(c) -> np.ndarray:
+    return composed.oracle(c["seed"], c["x_batch"], c["num_layers"], c["features"]).reshape(c["x_batch"].shape)
+
+
+def test_extreme_outputs_reach_both_ends_without_overflow():
+    """Extreme draws give outputs above float16's 65504 and near the max safe scale, and live outputs below 1e-20; the
+    float64 oracle stays finite (every row under its max safe scale)."""
+    from properties.harness.magnitudes import F32_MAX, max_safe_scale
+
+    extreme = [c for c in cases() if _is_extreme(c["x_batch"])]
+    assert len(extreme) >= 15, f"only {len(extreme)} extreme cases"
+    top = small = 0.0
+    small = np.inf
+    for c in extreme:
+        out = _outputs(c)
+        assert np.all(np.isfinite(out))
+        rows = np.max(out, axis=1)
+        live = rows[rows > 0]
+        if live.size:
+            top, small = max(top, live.max()), min(small, live.min())
+        safe = max_safe_scale(c["seed"], c["x_batch"], c["num_layers"], c["features"])
+        assert np.all(safe >= 1.0), f"a row above its max safe scale: {safe.min():.3g}"
+    assert top > 65504 and top > 1e-3 * F32_MAX / 2**10, f"largest output {top:.3g}"
+    assert small < 1e-20, f"smallest live output {small:.3g}"
+
+
+def test_deep_draws_do_not_collapse():
+    """Deep wide draws (N > 8) scale each row up by its own decay: live rows keep outputs far above the normal floor
+    (1e-30 at the least, the smallest target), and most of them are alive."""
+    deep = [c for c in cases() if int(c["num_layers"]) > 8]
+    deep += [c for c in _deep_sample() if int(c["num_layers"]) > 8]
+    assert len(deep) >= 5, f"only {len(deep)} deep cases"
+    alive = 0
+    for c in deep:
+        rows = np.max(_outputs(c), axis=1)
+        assert np.all(rows[rows > 0] > 1e-31), f"a deep row collapsed to {rows[rows > 0].min():.3g}"
+        alive += bool(np.any(rows > 0))
+    assert alive >= 0.8 * len(deep), f"{alive} of {len(deep)} deep cases alive"
+
+
+def _deep_sample():
+    """Deep draws directly (scaled batches at N = 33 or 129, F = 16 or 33: four parameter sets to build), 20 of them."""
+    from hypothesis import strategies as st
+
+    @st.composite
+    def deep(draw):
+        n = draw(st.sampled_from((33, 129)))
+        f = draw(st.sampled_from((16, 33)))
+        b = draw(st.sampled_from((1, 3, 8)))
+        seed = draw(S.int_seeds())
+        x = draw(S.scaled_batches(seed, b, f, n, extreme=False))
+        return dict(seed=seed, x_batch=x, num_layers=n, features=f)
+
+    return sample(deep(), 20)
+
+
+def test_events_record_the_kinds_of_cases(monkeypatch):
+    """``--hypothesis-show-statistics`` shows how often each kind of case was drawn (bucket, wide B/F/N, extreme
+    magnitudes) and what the extreme ones reached."""
+    import hypothesis
+
+    seen = []
+    monkeypatch.setattr(hypothesis, "event", lambda text, payload="": seen.append(str(text)))
+    sample(S.cases(), 200)
+    kinds = {t.split(": ", 1)[1] for t in seen if t.startswith("case kind: ")}
+    assert {"bucket", "extreme magnitudes"} <= kinds and any(k.startswith("wide ") for k in kinds), kinds
+    assert any(t.startswith("extreme magnitudes: largest output > 65504") for t in seen)
+    assert any(t.startswith("wide ") and " size: " in t for t in seen)
 
 
 def test_rows_zero_repeated_and_all_negative():

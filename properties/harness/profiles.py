@@ -6,7 +6,8 @@ Profiles registered with Hypothesis (select with ``--hypothesis-profile NAME``):
 * ``default``: 25 examples a property (Hypothesis's own ``default`` profile underneath);
 * ``ci``: Hypothesis's own ``ci`` profile (derandomized, no database; loaded by Hypothesis when ``CI`` is set) with the
   suite's 25 examples a property on top;
-* ``exhaustive``: 150 examples a property and the whole small-scope grid.
+* ``exhaustive``: 150 examples a property, the whole small-scope grid and the whole boundary set (other profiles check
+  its every-run subset).
 
 ``deadline=None`` everywhere: the first call of a JAX function compiles. The plugin does not re-register Hypothesis's
 ``default`` and ``ci`` profiles (it is installed for every pytest run in the environment); the suite's own tests take
@@ -19,6 +20,7 @@ from hypothesis import HealthCheck, settings
 
 EXAMPLES = {"quick": 4, "default": 25, "ci": 25, "exhaustive": 150}
 FULL_GRID_PROFILES = {"exhaustive"}
+FULL_BOUNDARY_PROFILES = {"exhaustive"}
 GRID_EXAMPLES = {"quick": 1, "default": 3, "ci": 3, "exhaustive": 4}
 
 _HEALTH = [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much]
@@ -58,6 +60,11 @@ def for_property(weight: float = 1.0, examples: int | None = None, parent: setti
 
 def full_grid() -> bool:
     return profile_name() in FULL_GRID_PROFILES
+
+
+def full_boundary() -> bool:
+    """Whether the active profile checks the whole boundary set (else its every-run subset)."""
+    return profile_name() in FULL_BOUNDARY_PROFILES
 
 
 def grid_examples() -> int:

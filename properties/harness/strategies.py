@@ -4,16 +4,28 @@ Domain covered (the contract's, not the comfortable middle):
 
 * seeds: integers over the whole ``[-2**63, 2**63)`` with the edges (0, -1, +-2**31, 2**32 +- 1, +-2**62, the ends)
   weighted in, and fractional floats (``int`` truncates toward zero);
-* shapes: drawn from :data:`SHAPE_BUCKETS`, a documented list of (B, F, N) triples with B in 1..16, F in 1..16 and
-  N in 0..8, so a jitted candidate compiles a bounded number of programs (one per bucket and dtype); the small-scope
-  grid (:func:`grid_cells`) enumerates every (B, F, N) in B, F in 1..4, N in 0..4;
+* shapes: mostly drawn from :data:`SHAPE_BUCKETS`, a documented list of (B, F, N) triples with B in 1..16, F in 1..16
+  and N in 0..8, so a jitted candidate compiles a bounded number of programs (one per bucket and dtype); the
+  small-scope grid (:func:`grid_cells`) enumerates every (B, F, N) in B, F in 1..4, N in 0..4;
+* the wide domain (:func:`cases` only, by default): in about one general case in :data:`WIDE_ONE_IN`, one axis is
+  large -- B up to :data:`MAX_B`, F up to :data:`MAX_F` or N up to :data:`MAX_N`, drawn from :data:`WIDE_B`,
+  :data:`WIDE_F`, :data:`WIDE_N` (2^k - 1, 2^k, 2^k + 1 around tile widths) or, one time in four, any integer in
+  range -- never all at once (the other two come from a bucket); in about one in :data:`EXTREME_ONE_IN` a bucket's
+  shape gets extreme magnitudes instead (cheap: no new shape to compile). Every new shape costs a compile of a
+  jitted candidate and a larger oracle, so the shares are small and the sizes mostly come from the edge lists (their
+  compiled programs are reused from the persistent compilation cache on the next run);
 * counts: ``num_layers`` and ``features`` are drawn as ints or as floats with a fractional part (``int`` truncates);
-* values: each row has its own magnitude ``10**k``, ``k`` in -3..3, and is a plain row, a zero row, a copy of an
-  earlier row, or an all-negative row.
+* values: each row has its own magnitude and is a plain row, a zero row, a copy of an earlier row, or an all-negative
+  row. Bucket shapes: input magnitude ``10**k``, ``k`` in -3..3. Wide and extreme draws set the row's *output*
+  magnitude instead (:func:`properties.harness.magnitudes.scale_rows`: an exact power of two per row, so a deep row's
+  input is scaled up by its own decay and does not collapse): ``10**k`` with ``k`` in -3..3 for the wide shapes,
+  ``k`` in -30..30, the row's max safe scale (the largest at which no correct float32 evaluation can overflow) or
+  16x float32's smallest normal number for the extreme magnitudes.
 
 Non-collapse: with lecun-normal kernels and relu, a narrow layer kills a row with probability about ``2**-F``, so the
-buckets keep depth modest where F is small (F = 1 only with N <= 2). How often the oracle output is all zero is
-reported with ``event()`` (run with ``--hypothesis-show-statistics``) and asserted by ``tests/test_strategies.py``.
+buckets keep depth modest where F is small (F = 1 only with N <= 2) and deep wide draws have F >= 16. How often the
+oracle output is all zero, and how often each wide and extreme kind is drawn, is reported with ``event()`` (run with
+``--hypothesis-show-statistics``) and asserted by ``tests/test_strategies.py``.
 """
 
 from __future__ import annotations
@@ -54,6 +66,23 @@ SEED_EDGES = (0, 1, -1, 2**31 - 1, 2**31, -(2**31), 2**32 - 1, 2**32, 2**32 + 7,
 ROW_KINDS = ("plain", "zero", "repeat", "negative")
 #: How often each row kind is drawn (plain rows dominate, so whole outputs are rarely all zero).
 _ROW_KIND_DRAW = ("plain",) * 5 + ("zero", "repeat", "negative")
+
+#: The wide domain: edge sizes of each axis (2^k - 1, 2^k, 2^k + 1 around tile widths), and the largest of each.
+WIDE_B = (17, 31, 33, 63, 64, 65, 127, 128, 129, 255, 256, 257, 511, 512, 513, 1023, 1024, 1025)
+WIDE_F = (17, 31, 32, 33, 63, 64, 65, 127, 128, 129, 255, 256, 257, 511, 512, 513)
+WIDE_N = (9, 15, 16, 17, 31, 32, 33, 63, 64, 65, 127, 128, 129)
+MAX_B, MAX_F, MAX_N = 1100, 520, 130
+#: F of a deep wide draw (N > 8): wide enough that a row survives a hundred layers.
+DEEP_F = (16, 17, 24, 31, 32, 33)
+#: Above this F a wide draw keeps N <= 4, and N <= 2 above twice this (the error model's cost grows like B * N * F**3
+#: from N = 3 on: ~0.1 s at B = 16, F = 256, N = 4).
+WIDE_F_DEEP_LIMIT = 128
+#: One general case in about this many has one large axis; one in about EXTREME_ONE_IN has extreme magnitudes.
+WIDE_ONE_IN = 20
+EXTREME_ONE_IN = 8
+#: Output magnitudes of the extreme draws: 10**k for k in this range, the row's max safe scale, or FLOOR_OUTPUT.
+EXTREME_DECADES = (-30, 30)
+FLOOR_OUTPUT = 2.0**-122
 
 GRID_B = (1, 2, 3, 4)
 GRID_F = (1, 2, 3, 4)
@@ -109,13 +138,126 @@ def batches(draw, rows: int, features: int, dtype=np.float32) -> np.ndarray:
     return x.astype(dtype)
 
 
+def _event(text: str) -> None:
+    from hypothesis import event
+    from hypothesis.control import currently_in_test_context
+
+    if currently_in_test_context():
+        event(text)
+
+
+def _one_in(k: int) -> st.SearchStrategy[bool]:
+    """True about once in ``k`` draws (False is the simplest example: Hypothesis starts from, and shrinks toward, the
+    ordinary draw)."""
+    return st.sampled_from((False,) * (k - 1) + (True,))
+
+
+def _size(edges, lo: int, hi: int) -> st.SearchStrategy[int]:
+    """A size from ``edges`` (smallest first, so shrinking goes down the list), or one time in four any in [lo, hi]."""
+    return st.one_of(st.sampled_from(edges), st.sampled_from(edges), st.sampled_from(edges), st.integers(lo, hi))
+
+
 @st.composite
-def cases(draw, buckets=SHAPE_BUCKETS, dtype=np.float32, fractional: bool = True) -> dict:
-    """A valid call: ``dict(seed, x_batch, num_layers, features)`` with the shape from ``buckets``."""
-    b, f, n = draw(st.sampled_from(buckets))
+def wide_shapes(draw, base=SHAPE_BUCKETS) -> tuple[int, int, int, str]:
+    """``(B, F, N, axis)``: a bucket of ``base`` with one axis (``axis``: "B", "F" or "N") replaced by a large size."""
+    b, f, n = draw(st.sampled_from(base))
+    axis = draw(st.sampled_from(("B", "F", "N")))
+    if axis == "B":
+        b = draw(_size(WIDE_B, 17, MAX_B))
+        n = n if f > 2 else min(n, 2)
+    elif axis == "F":
+        f = draw(_size(WIDE_F, 17, MAX_F))
+        n = min(n, 2) if f > 2 * WIDE_F_DEEP_LIMIT else min(n, 4) if f > WIDE_F_DEEP_LIMIT else n
+    else:
+        n = draw(_size(WIDE_N, 9, MAX_N))
+        f = draw(st.sampled_from(DEEP_F))
+    return b, f, n, axis
+
+
+def _row_kinds(draw, rows: int) -> list[str]:
+    return [draw(st.sampled_from(_ROW_KIND_DRAW)) if rows > 1 else draw(st.sampled_from(("plain", "negative")))
+            for _ in range(rows)]
+
+
+@st.composite
+def scaled_batches(draw, seed, rows: int, features: int, num_layers: int, extreme: bool,
+                   headroom_log2: int = 0) -> np.ndarray:
+    """A float32 (rows, features) batch whose rows have target *output* magnitudes (see the module docstring): plain,
+    zero, repeated or all-negative rows, each scaled by a power of two (``magnitudes.scale_rows``).
+
+    Large batches draw one magnitude per block of rows (a Hypothesis draw per row of a 1025-row batch is slow), and
+    their values come from a NumPy generator seeded by a draw (Hypothesis still controls, replays and shrinks it)."""
+    from properties.harness.magnitudes import scale_rows
+
+    if rows * features <= 256:
+        unit = draw(hnp.arrays(np.float32, (rows, features), fill=st.nothing(),
+                               elements=st.floats(-1.0, 1.0, width=32, allow_subnormal=False)))
+    else:
+        rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+        unit = rng.uniform(-1.0, 1.0, size=(rows, features)).astype(np.float32)
+    blocks = min(rows, 16)
+    if extreme:
+        lo, hi = EXTREME_DECADES  # sampled_from: near uniform (Hypothesis's integers favour small |k|)
+        target = st.one_of(st.sampled_from(range(lo, hi + 1)).map(lambda k: 10.0**k),
+                           st.sampled_from((np.inf, FLOOR_OUTPUT)))
+    else:
+        target = st.integers(-3, 3).map(lambda k: 10.0**k)
+    block = np.arange(rows) * blocks // max(rows, 1)  # the block of each row
+    targets = np.array([draw(target) for _ in range(blocks)])[block]
+    kinds = _row_kinds(draw, blocks)
+    # a repeated block copies the row just before it (rows <= 16: one row a block, copying any earlier row)
+    sources = {i: (draw(st.integers(0, i - 1)) if rows <= 16 else int(np.argmax(block == block[i])) - 1)
+               for i in range(1, rows) if kinds[block[i]] == "repeat" and block[i] > 0}
+    for i in range(rows):
+        if kinds[block[i]] == "zero":
+            unit[i] = 0.0
+        elif kinds[block[i]] == "negative":
+            unit[i] = -np.abs(unit[i])
+    x, _, mags = scale_rows(seed, unit, num_layers, features, targets, headroom_log2=headroom_log2)
+    for i, j in sorted(sources.items()):
+        x[i] = x[j]
+    if extreme:
+        live = mags[mags > 0]
+        if live.size:
+            _event(f"extreme magnitudes: largest output > 65504: {bool(live.max() > 65504)}")
+            _event(f"extreme magnitudes: smallest output < 1e-20: {bool(live.min() < 1e-20)}")
+        _event(f"extreme magnitudes: a row at its max safe scale: {bool(np.isinf(targets).any())}")
+    return x
+
+
+@st.composite
+def cases(draw, buckets=SHAPE_BUCKETS, dtype=np.float32, fractional: bool = True, wide: bool | None = None,
+          headroom_log2: int = 0) -> dict:
+    """A valid call: ``dict(seed, x_batch, num_layers, features)`` with the shape from ``buckets``.
+
+    ``wide`` (default: True for the general ``buckets``, False when a property passes its own): one case in about
+    :data:`WIDE_ONE_IN` has one large axis, one in about :data:`EXTREME_ONE_IN` extreme magnitudes (module
+    docstring). ``headroom_log2``: extreme rows stay ``2**headroom_log2`` under their max safe scale (for properties
+    that scale the input further). Wide and extreme draws are float32 (other dtypes keep the buckets' values).
+    """
+    if wide is None:
+        wide = buckets is SHAPE_BUCKETS
+    wide = wide and np.dtype(dtype) == np.float32
+    kind = "bucket"
+    if wide and draw(_one_in(WIDE_ONE_IN)):
+        b, f, n, axis = draw(wide_shapes(buckets))
+        kind = f"wide {axis}"
+        size = {"B": b, "F": f, "N": n}[axis]
+        _event(f"wide {axis} size: " + ("<= 64" if size <= 64 else "65..256" if size <= 256 else "> 256"))
+    else:
+        b, f, n = draw(st.sampled_from(buckets))
+        if wide and draw(_one_in(EXTREME_ONE_IN - 1)):
+            kind = "extreme magnitudes"
+    seed = draw(seeds() if fractional else int_seeds())
+    if kind == "bucket":
+        x = draw(batches(b, f, dtype))
+    else:
+        x = draw(scaled_batches(seed, b, f, n, extreme=kind == "extreme magnitudes", headroom_log2=headroom_log2))
+    if wide:
+        _event(f"case kind: {kind}")
     return dict(
-        seed=draw(seeds() if fractional else int_seeds()),
-        x_batch=draw(batches(b, f, dtype)),
+        seed=seed,
+        x_batch=x,
         num_layers=draw(as_count(n)) if fractional else n,
         features=draw(as_count(f)) if fractional else f,
     )

@@ -27,7 +27,7 @@ def output_shape(impl, seed, x_batch, num_layers, features):
     assert out.shape == (b * f,), f"output shape {out.shape}, expected (B*F,) = ({b * f},)"
 
 
-@prop(CORE, S.cases(buckets=S.DEEP_BUCKETS))
+@prop(CORE, S.cases(buckets=S.DEEP_BUCKETS, wide=True))
 def nonnegative_and_finite(impl, seed, x_batch, num_layers, features):
     """For finite input and N >= 1 every output entry is finite and >= 0 (relu comes last).
 

@@ -3,7 +3,9 @@
 :func:`run_property` applies ``@given(prop.strategy)`` and :func:`properties.harness.profiles.for_property` to
 ``prop.check`` exactly as the pytest integration (:mod:`properties.runner.pytest_items`) does, under the active Hypothesis profile (the
 ``ci`` profile when ``CI`` is set: derandomized, no database), and returns an :class:`Outcome` instead of raising.
-``"grid"`` runs the small-scope grid (every cell of :func:`properties.harness.strategies.grid_cells`).
+``"grid"`` runs the small-scope grid (every cell of :func:`properties.harness.strategies.grid_cells`), ``"boundary"``
+the boundary set (its every-run cases; all of them under the ``exhaustive`` profile), one call a case, stopping at the
+first case that fails.
 
 The implementation: a SPEC runs in a candidate process (started for the call and killed after it, or pass a
 :class:`~properties.harness.proxy.ProcessCandidate` to reuse one); a plain callable can only run in this process.
@@ -26,7 +28,7 @@ from hypothesis.errors import Flaky, UnsatisfiedAssumption
 from properties.harness import profiles as suite_settings
 from properties.harness import strategies as S
 from properties.harness.proxy import Candidate, ImplementationError, NotRun, ProcessCandidate, open_candidate
-from properties.invariants import GRID, PROPERTIES, Property
+from properties.invariants import BOUNDARY, GRID, PROPERTIES, Property
 
 #: Outcome kinds.
 PASSED, FAILED, SKIPPED, ERROR = "passed", "failed", "skipped", "error"
@@ -73,11 +75,14 @@ def _skip_exception():
 
 
 def get_property(name: str) -> Property:
-    """The property ``name`` of the catalogue, or the grid's cell check for ``"grid"``."""
+    """The property ``name`` of the catalogue, the grid's cell check for ``"grid"``, or the check of one boundary case
+    for ``"boundary"`` (``check(impl, name=...)``)."""
     if name == "grid":
         return GRID
+    if name == "boundary":
+        return BOUNDARY
     if name not in PROPERTIES:
-        raise KeyError(f"no property {name!r}; known: {', '.join(sorted(PROPERTIES))}, grid")
+        raise KeyError(f"no property {name!r}; known: {', '.join(sorted(PROPERTIES))}, grid, boundary")
     return PROPERTIES[name]
 
 
@@ -92,7 +97,8 @@ def run_property(impl, prop_name: str, max_examples: int | None = None, *, shrin
     """Run property ``prop_name`` against ``impl`` (SPEC, callable or Candidate) with Hypothesis; never raises for a
     failing implementation.
 
-    ``max_examples`` overrides the profile's example count for the property (per grid cell for ``"grid"``).
+    ``max_examples`` overrides the profile's example count for the property (per grid cell for ``"grid"``; for
+    ``"boundary"``, the number of boundary cases, taken in order).
     ``profile`` runs under that registered Hypothesis profile and the suite's budget for it (e.g. ``"ci"``:
     derandomized, 25 examples a property) instead of the active one.
     ``shrink=False`` stops at the first falsifying example (no shrinking, no explanation phase): enough to know *that*
@@ -121,12 +127,14 @@ def run_property(impl, prop_name: str, max_examples: int | None = None, *, shrin
 def _run(prop, prop_name, candidate, max_examples, shrink, profile, matmul_precision) -> Outcome:
     candidate.reset()
     name = profile or suite_settings.profile_name()
+    if prop_name == "boundary":
+        return _run_boundary(prop, candidate, max_examples, name, matmul_precision)
     if prop_name == "grid":
         cells = S.grid_cells(full=name in suite_settings.FULL_GRID_PROFILES)
         runs = [(S.cell_cases(*cell), max_examples or suite_settings.GRID_EXAMPLES.get(name, 3), f"cell B,F,N={cell}")
                 for cell in cells]
     else:
-        runs = [(prop.strategy, max_examples, "")]
+        runs = [(prop, max_examples, "")]
     counts = {"examples": 0, "discarded": 0}
     skipped = _skip_exception()
 
@@ -158,7 +166,7 @@ def _run(prop, prop_name, candidate, max_examples, shrink, profile, matmul_preci
             settings = _settings(prop.weight, examples, profile)
             if not shrink:
                 settings = hsettings(settings, phases=[p for p in settings.phases if p not in (Phase.shrink, Phase.explain)])
-            test = settings(given(case=strategy)(check))
+            test = settings(strategy.given(check) if isinstance(strategy, Property) else given(case=strategy)(check))
             try:
                 test()
             except (_NotRunSkip, *skipped) as exc:
@@ -179,6 +187,32 @@ def _run(prop, prop_name, candidate, max_examples, shrink, profile, matmul_preci
                 return Outcome(prop_name, False, message, counts["examples"], kind, counts["discarded"],
                                failing[0] if failing else None)
     return Outcome(prop_name, True, "", counts["examples"], PASSED, counts["discarded"])
+
+
+def _run_boundary(prop, candidate, max_examples, profile_name, matmul_precision) -> Outcome:
+    """The boundary set's cases in order, one call each, until one fails (no Hypothesis: nothing to draw or shrink)."""
+    from properties.invariants.boundary import cases
+
+    names = [case.name for case in cases(full=profile_name in suite_settings.FULL_BOUNDARY_PROFILES)]
+    names = names[:max_examples] if max_examples else names
+    precision = contextlib.nullcontext()
+    if matmul_precision and not isinstance(candidate, ProcessCandidate):
+        import jax
+
+        precision = jax.default_matmul_precision(matmul_precision)
+    done = 0
+    with precision:
+        for case_name in names:
+            done += 1
+            candidate.calls.clear()
+            try:
+                prop.check(candidate, name=case_name)
+            except NotRun as exc:
+                return Outcome("boundary", True, str(exc), done, SKIPPED)
+            except (AssertionError, ImplementationError) as exc:
+                return Outcome("boundary", False, f"boundary[{case_name}]: {type(exc).__name__}: {exc}", done, FAILED,
+                               counterexample={"name": case_name})
+    return Outcome("boundary", True, "", done, PASSED)
 
 
 def _settings(weight: float, examples: int | None, profile: str | None) -> hsettings:
@@ -207,11 +241,11 @@ def _message(exc: BaseException, where: str) -> str:
 
 def run_all(impl, tiers=("core", "strict"), max_examples: int | None = None, *, grid: bool = True,
             shrink: bool = True) -> dict[str, Outcome]:
-    """Run every property of ``tiers`` (and the grid when ``grid``) against one implementation."""
+    """Run every property of ``tiers`` (and the grid and the boundary set when ``grid``) against one implementation."""
     candidate = as_candidate(impl)
     names = [p.name for p in PROPERTIES.values() if p.tier in tiers]
     if grid and "core" in tiers:
-        names.append("grid")
+        names += ["grid", "boundary"]
     try:
         return {name: run_property(candidate, name, max_examples, shrink=shrink) for name in names}
     finally:

@@ -1,5 +1,5 @@
-"""Turning the catalogue's properties into pytest tests (used by ``properties/test_properties.py`` and
-``properties/test_grid.py``)."""
+"""Turning the catalogue's properties into pytest tests (used by ``properties/test_properties.py``,
+``properties/test_grid.py`` and ``properties/test_boundary.py``)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from hypothesis import given
 from properties.harness import profiles
 from properties.harness import strategies as S
 from properties.harness.proxy import ImplementationError, NotRun
-from properties.invariants import GRID, Property
+from properties.invariants import BOUNDARY, GRID, Property
 
 #: Tests that run the same check as a property of the catalogue: once one test of a family failed (and was shrunk) in
 #: a run, the others report their first failing example without shrinking it again.
@@ -18,7 +18,7 @@ FAMILIES = {"grid": "matches_oracle", "boundary": "matches_oracle"}
 #: The order the suite's tests run in: cheap, discriminating checks first (a broken implementation is found in the
 #: first seconds), expensive ones last. Ids not listed run after these, core before strict before transforms.
 ORDER = (
-    "matches_oracle", "output_shape", "zero_layers_is_identity", "nonnegative_and_finite", "zero_input_gives_zero",
+    "matches_oracle", "output_shape", "boundary", "zero_layers_is_identity", "nonnegative_and_finite", "zero_input_gives_zero",
     "grid", "deterministic", "input_forms", "seed_truncates_toward_zero", "layers_truncate_toward_zero",
     "features_truncate_toward_zero", "seed_semantics", "seeds_wrap_modulo_2_32", "positive_homogeneity",
     "batch_permutation_equivariance", "batch_locality", "float32_in_float32_out", "empty_batch", "input_not_mutated",
@@ -78,7 +78,7 @@ def make_property_test(prop: Property):
     """A pytest test function for ``prop``: Hypothesis draws ``case`` dicts from the property's strategy."""
 
     @profiles.for_property(prop.weight)
-    @given(case=prop.strategy)
+    @prop.given
     def test(candidate, case):
         _run(prop, candidate, case)
 
@@ -86,6 +86,12 @@ def make_property_test(prop: Property):
     test.__qualname__ = test.__name__
     test.__doc__ = prop.doc
     return getattr(pytest.mark, prop.tier)(test)
+
+
+def run_boundary_case(candidate, name: str) -> None:
+    """One case of the boundary set (:mod:`properties.invariants.boundary`): a single deterministic call, recorded like
+    a Hypothesis example (its counterexample is ``{"name": ...}``, its repro ``check_case(SPEC, "boundary", ...)``)."""
+    _run(BOUNDARY, candidate, {"name": name})
 
 
 def make_cell_test(b: int, f: int, n: int):

@@ -75,7 +75,7 @@ def tier_of(prop_id: str, keywords=()) -> str | None:
         if tier in keywords:
             return tier
     base = prop_id.split("[", 1)[0]
-    if base == "grid":
+    if base in ("grid", "boundary"):
         return CORE
     try:
         from properties.invariants import PROPERTIES

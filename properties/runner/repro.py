@@ -71,7 +71,15 @@ def repro(spec: str, prop: str, case: dict) -> str:
         f"check_case({spec!r}, {prop!r}, case)  # raises AssertionError describing the discrepancy",
     ]
     keys = {"seed", "x_batch", "num_layers", "features"}
-    if keys <= set(case):
+    if prop == "boundary" and set(case) == {"name"}:  # a named case of the boundary set: its arrays are built
+        lines[3:3] = [
+            "from properties import load_implementation",
+            "from properties.invariants.boundary import build",
+            f"impl = load_implementation({spec!r})",
+        ]
+        lines.insert(-1, "call = build(case['name'])  # dict(seed, x_batch, num_layers, features)")
+        lines.insert(-1, "print(np.asarray(impl(call['seed'], call['x_batch'], call['num_layers'], call['features'])))")
+    elif keys <= set(case):
         lines[3:3] = [
             "from properties import load_implementation",
             f"impl = load_implementation({spec!r})",

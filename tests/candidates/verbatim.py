@@ -1,7 +1,6 @@
 """The problem's code, verbatim (the suite's core tier must accept it)."""
 
 import jax
-import jax.numpy as jnp
 from flax import nnx
 
 

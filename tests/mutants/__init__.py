@@ -5,7 +5,8 @@ reject them.
 
 * ``impl``: the mutant, a function with the spec's signature whose one-line docstring states its bug; every mutant is
   also loadable as a SPEC, ``Mutant.spec`` (``pytest properties --impl tests/mutants/casting.py:seed_rounded``);
-* ``killers``: the properties (names in ``properties.registry.PROPERTIES``, or ``"grid"``) each of which, on its own,
+* ``killers``: the properties (names in ``properties.registry.PROPERTIES``, or ``"grid"``, or ``"boundary"``: the
+  boundary set's every-run cases) each of which, on its own,
   must reject the mutant under the ``ci`` profile -- asserted by ``tests/test_mutants.py``. Other properties may kill
   it too: ``tests/mutation_table.py`` runs every property against every mutant and writes ``tests/mutation_table.md``;
 * ``tier``: the tier of its declared killers: ``"core"`` for a bug the problem itself rules out, ``"strict"`` for a
@@ -25,7 +26,7 @@ from pathlib import Path
 from typing import Callable, NamedTuple
 
 from mutants import activation, batch, casting, contract, derivatives, init, layers, precision, state, transforms
-from mutants import forms
+from mutants import domain, forms
 
 HERE = Path(__file__).resolve().parent
 
@@ -141,6 +142,15 @@ MUTANTS: dict[str, Mutant] = dict(
         _m(forms.fortran_transposed, "input_forms"),
         _m(forms.rejects_numpy_counts, "input_forms"),
         _m(forms.rejects_array_likes, "array_like_inputs", "strict"),
+        # --- the domain's edges (issue 8): right in the small corner, wrong at large sizes, depths or magnitudes --------
+        _m(domain.batch_tail_lost, "boundary"),
+        _m(domain.batch_tail_misread, "boundary"),
+        _m(domain.contraction_tail_dropped, "boundary"),
+        _m(domain.depth_capped_at_64, "boundary"),
+        _m(domain.clips_at_float16_max, "boundary matches_oracle"),
+        _m(domain.float16_when_large, "boundary matches_oracle"),
+        _m(domain.flushes_tiny_inputs, "boundary matches_oracle"),
+        _m(domain.flushes_tiny_activations, "boundary"),
     ]
 )
 

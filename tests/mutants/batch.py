@@ -1,7 +1,6 @@
 """Mutants: rows mixed, reordered or computed with their own parameters; the output flattened in the wrong order."""
 
 import jax.numpy as jnp
-import numpy as np
 
 try:
     from mutants._base import run, validated
