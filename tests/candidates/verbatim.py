@@ -1,6 +1,8 @@
 """The problem's code, verbatim (the suite's core tier must accept it)."""
+# ruff: noqa: F401  (verbatim: the problem text imports jax.numpy without using it)
 
 import jax
+import jax.numpy as jnp
 from flax import nnx
 
 
