@@ -42,12 +42,15 @@ def runs(tmp_path_factory):
         # no SPEC: the bundled default
         "default": Run(CLI + QUICK + ["--report", r["default"], "--markdown", str(tmp / "default.md"), "--",
                                       "-k", "output_shape or matches_oracle or (test_grid and B2)"], str(ROOT), r["default"]),
-        "mutant": Run(CLI + [MUTANT, *CI, "--report", r["mutant"], "--", "-k", MUTANT_K], str(ROOT), r["mutant"]),
+        # shrinking to the end in both "mutant" and "pytest" (its budget is wall-clock): their counterexamples must agree
+        "mutant": Run(CLI + [MUTANT, *CI, "--shrink-budget", "120", "--report", r["mutant"], "--", "-k", MUTANT_K],
+                      str(ROOT), r["mutant"]),
         "xfails": Run(CLI + [MUTANT, *CI, "--no-shrink", "--xfails-file", str(xf), "--report", r["xfails"], "--",
                              "-k", MUTANT_K], str(ROOT), r["xfails"]),
         # the plugin without the CLI, from a directory outside the checkout, in process (no xdist)
         "pytest": Run([sys.executable, "-m", "pytest", "--pyargs", "properties", "-p", "no:cacheprovider",
                        "--impl", MUTANT, "-m", "core", "-k", MUTANT_K, "--hypothesis-profile", "ci",
+                       "--conformance-shrink-budget", "120",
                        "--conformance-report", r["pytest"], "--conformance-markdown", str(tmp / "pytest.md"),
                        "--xfails-file", str(tmp / "unmatched.txt")], str(outside), r["pytest"]),
         "nothing_selected": Run(CLI + ["--tier", "core", "--profile", "quick", "-n", "1", "--", "-k",

@@ -187,8 +187,14 @@ def _correct_runs():
 
 
 #: Runs that only `pytest --slow` makes: the eager reference under the transforms tier (each of its jit/vmap/grad
-#: programs is a new trace of the eager code; `pytest --pyargs properties -m transforms --impl reference` checks it).
+#: programs is a new trace of the eager code; `pytest --pyargs properties -m transforms --impl reference` checks it),
+#: and most of the verbatim problem code's.
 SLOW_RUNS = {("reference", p) for p in PROPS if TIER[p] == TRANSFORMS}
+#: The verbatim problem code is eager nnx (every call re-traces, ~1 s): a plain `pytest` checks it on the properties
+#: that judge what it computes and accepts; `pytest --slow` (and `pytest --pyargs properties -m core --impl
+#: tests/candidates/verbatim.py`) on the whole core tier.
+VERBATIM_EVERY_RUN = {"matches_oracle", "output_shape", "input_forms", "batch_permutation_equivariance"}
+SLOW_RUNS |= {("verbatim", p) for p in PROPS if p not in VERBATIM_EVERY_RUN}
 
 
 RUNS = [pytest.param(i, p, id=f"{i}-{p}", marks=[pytest.mark.slow] if (i, p) in SLOW_RUNS else [])

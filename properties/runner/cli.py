@@ -256,6 +256,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.shrink_budget is not None and args.shrink_budget < 0:
         print("composed-check: error: --shrink-budget must be >= 0", file=sys.stderr)
         return EXIT_USAGE
+    from properties.sandbox.loader import missing_file
+
+    if missing_file(args.spec):
+        print(f"composed-check: error: {missing_file(args.spec)}", file=sys.stderr)
+        return EXIT_USAGE
     if args.xfails_file and not Path(args.xfails_file).is_file():
         print(f"composed-check: error: no such xfails file: {args.xfails_file!r}", file=sys.stderr)
         return EXIT_USAGE

@@ -31,6 +31,18 @@ def is_bundled_spec(spec: str) -> bool:
     return (spec or "").strip() in bundled_names()
 
 
+def missing_file(spec: str) -> str | None:
+    """The :class:`SpecError` message for a SPEC naming a file that does not exist, else None (no import: the CLI
+    answers this usage error at once, before starting anything)."""
+    spec = (spec or "").strip()
+    if not spec or is_bundled_spec(spec):
+        return None
+    target = spec.rpartition(":")[0] if _has_attr_part(spec) else spec
+    if (target.endswith(".py") or os.sep in target or "/" in target) and not Path(target).expanduser().is_file():
+        return f"implementation SPEC {spec!r}: no such file {str(Path(target).expanduser())!r}"
+    return None
+
+
 def load(spec: str) -> Callable:
     """Resolve SPEC to the callable it names, or raise :class:`SpecError` saying why not."""
     spec = (spec or "").strip()
