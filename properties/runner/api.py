@@ -239,9 +239,10 @@ def _message(exc: BaseException, where: str) -> str:
     return f"{where}: {text}" if where else text
 
 
-def run_all(impl, tiers=("core", "strict"), max_examples: int | None = None, *, grid: bool = True,
+def run_all(impl, tiers=("core", "strict", "transforms"), max_examples: int | None = None, *, grid: bool = True,
             shrink: bool = True) -> dict[str, Outcome]:
-    """Run every property of ``tiers`` (and the grid and the boundary set when ``grid``) against one implementation."""
+    """Run every property of ``tiers`` (default: all three, as ``composed-check --tier all``; and the grid and the
+    boundary set when ``grid`` and the core tier is included) against one implementation."""
     candidate = as_candidate(impl)
     names = [p.name for p in PROPERTIES.values() if p.tier in tiers]
     if grid and "core" in tiers:
