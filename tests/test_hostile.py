@@ -180,6 +180,13 @@ def test_end_to_end(runs, kind, name):
     assert not leftovers(run.run_id), f"processes of the run still alive: {leftovers(run.run_id)}\n{run.explain()}"
 
 
+def _as_in_a_terminal():  # pragma: no cover - runs in the child between fork and exec
+    """SIGINT at its default, as for a command started from a terminal. A test run started in the background of a
+    non-interactive shell (``pytest &`` in a script, without job control) inherits SIGINT *ignored*, and an ignored
+    signal stays ignored across exec: the CLI would then never see the Ctrl-C this test sends."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_ctrl_c_stops_promptly_with_a_report(tmp_path):
     """A Ctrl-C (SIGINT to the CLI's process group, as a terminal sends it) in the middle of a run: the CLI exits 130
     within seconds, prints what finished, writes the report (the rest marked not run), and leaves no process."""
@@ -187,7 +194,7 @@ def test_ctrl_c_stops_promptly_with_a_report(tmp_path):
     e = env()
     proc = subprocess.Popen(CLI + ["fast", "--profile", "default", "-n", "2", "--report", str(report)], cwd=str(ROOT),
                             env=e, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            start_new_session=True)
+                            start_new_session=True, preexec_fn=_as_in_a_terminal)
     seen = []
     start = time.monotonic()
     for line in proc.stdout:  # wait until a few properties finished

@@ -359,7 +359,12 @@ def test_the_properties_that_discard_are_the_expected_ones():
     assert {"matches_oracle", "positive_homogeneity", "seed_semantics", "batch_locality"} <= set(ASSUMING)
 
 
-@pytest.mark.parametrize("name", ASSUMING)
+#: Checked by every run: the properties whose strategies discard the most (the rest under ``pytest --slow``).
+DISCARD_EVERY_RUN = {"matches_oracle", "batch_locality", "positive_homogeneity", "seed_semantics"}
+
+
+@pytest.mark.parametrize("name", [pytest.param(n, marks=[] if n in DISCARD_EVERY_RUN else [pytest.mark.slow])
+                                  for n in ASSUMING])
 def test_discard_rate_about_40_percent_at_most(name):
     """The share of a property's cases that ``assume`` discards (all-zero oracle output) stays under 45%.
 

@@ -348,7 +348,10 @@ def main(argv: list[str] | None = None) -> int:
     if details:
         print(details)
         print()
-    print(f"composed-check {args.spec}: {verdict_line(report)}" + (" (interrupted)" if interrupted else ""))
+    line = verdict_line(report)
+    if interrupted and line.startswith("PASSED"):  # nothing failed, but most of it never ran: no verdict
+        line = "INTERRUPTED" + line[len("PASSED"):]
+    print(f"composed-check {args.spec}: {line}" + (" (interrupted)" if interrupted else ""))
     if args.report:
         print(f"report: {args.report}")
     if args.markdown:

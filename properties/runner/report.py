@@ -167,6 +167,8 @@ class _Entry:
         if setup is not None and setup.skipped:
             return ("xfailed" if hasattr(setup, "wasxfail") else "skipped"), _message(setup)
         if call is None:
+            if stopped:  # it was running when the run was stopped: no verdict, like the ones that never started
+                return "skipped", f"not run to the end: {stopped}"
             if teardown is not None and teardown.failed:
                 return "error", "error in teardown: " + _message(teardown)
             return "error", "did not finish (no result for the test itself)"
