@@ -19,6 +19,7 @@ import json
 import os
 import signal
 import subprocess
+import sys
 import time
 import uuid
 
@@ -180,11 +181,12 @@ def test_end_to_end(runs, kind, name):
     assert not leftovers(run.run_id), f"processes of the run still alive: {leftovers(run.run_id)}\n{run.explain()}"
 
 
-def _as_in_a_terminal():  # pragma: no cover - runs in the child between fork and exec
-    """SIGINT at its default, as for a command started from a terminal. A test run started in the background of a
-    non-interactive shell (``pytest &`` in a script, without job control) inherits SIGINT *ignored*, and an ignored
-    signal stays ignored across exec: the CLI would then never see the Ctrl-C this test sends."""
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
+#: Runs argv with SIGINT at its default, as for a command started from a terminal. A test run started in the
+#: background of a non-interactive shell (``pytest &`` in a script, without job control) inherits SIGINT *ignored*,
+#: and an ignored signal stays ignored across exec: the CLI would then never see the Ctrl-C this test sends. (An exec
+#: wrapper rather than ``preexec_fn``: no Python code between fork and exec in a process that runs JAX's threads.)
+AS_IN_A_TERMINAL = [sys.executable, "-c", "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); "
+                    "os.execv(sys.argv[1], sys.argv[1:])"]
 
 
 def test_ctrl_c_stops_promptly_with_a_report(tmp_path):
@@ -192,9 +194,10 @@ def test_ctrl_c_stops_promptly_with_a_report(tmp_path):
     within seconds, prints what finished, writes the report (the rest marked not run), and leaves no process."""
     report = tmp_path / "report.json"
     e = env()
-    proc = subprocess.Popen(CLI + ["fast", "--profile", "default", "-n", "2", "--report", str(report)], cwd=str(ROOT),
+    proc = subprocess.Popen(AS_IN_A_TERMINAL + CLI + ["fast", "--profile", "default", "-n", "2", "--report", str(report)],
+                            cwd=str(ROOT),
                             env=e, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            start_new_session=True, preexec_fn=_as_in_a_terminal)
+                            start_new_session=True)
     seen = []
     start = time.monotonic()
     for line in proc.stdout:  # wait until a few properties finished
