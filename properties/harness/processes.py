@@ -140,6 +140,10 @@ def kill_tree(root: int | None = None, *, marker: tuple[str, str] | None = None,
             except (ProcessLookupError, PermissionError):
                 pass
         stopped |= new
+        # SIGSTOP is delivered asynchronously: until they are stopped, the processes just found can still fork (a
+        # double fork's middle process between its setsid and its fork), and a rescan that finds nothing new would
+        # not be conclusive (one such grandchild outlived a run on a loaded machine).
+        _wait_stopped(new, STOP_WAIT)
     for pid in stopped:
         try:
             os.kill(pid, signal.SIGKILL)
@@ -152,6 +156,25 @@ def kill_tree(root: int | None = None, *, marker: tuple[str, str] | None = None,
             pass
     reap(stopped, grace)
     return len(stopped)
+
+
+#: Seconds kill_tree waits for the processes it stopped to be stopped, per round (a process in uninterruptible sleep
+#: stops only when it leaves it).
+STOP_WAIT = 1.0
+
+
+def _wait_stopped(pids, timeout: float) -> None:
+    """Wait until each of ``pids`` is stopped, a zombie or gone (or ``timeout`` passed)."""
+    left = set(pids)
+    end = time.monotonic() + timeout
+    while left:
+        for pid in list(left):
+            st = _stat(pid)
+            if st is None or st[2] in ("T", "t", "Z", "X"):
+                left.discard(pid)
+        if not left or time.monotonic() > end:
+            return
+        time.sleep(0.001)
 
 
 def reap(pids, grace: float = 2.0) -> None:
