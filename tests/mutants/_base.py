@@ -55,10 +55,27 @@ def forward(x, kernel, bias, *, act="relu", last_act=True, act_first=False, reve
     return h.astype(x.dtype).reshape(-1)
 
 
+def traced_params(seed: int, num_layers: int, features: int):
+    """The spec's parameters, concrete even when called under a trace (jax.make_jaxpr, jit, vmap, grad)."""
+    with jax.ensure_compile_time_eval():
+        return spec_params(seed, num_layers, features)
+
+
+def scan_layers(x, kernel, bias):
+    """The forward scan relu(h @ K_n + b_n), also returning each layer's input and relu mask ``1[z > 0]`` (the
+    residuals of a hand-written backward pass)."""
+
+    def layer(h, kb):
+        k, b = kb
+        z = h @ k + b
+        return jax.nn.relu(z), (h, z > 0)
+
+    return jax.lax.scan(layer, x, (kernel, bias))
+
+
 def run(seed: int, x, num_layers: int, features: int, **knobs):
     """The network on the spec's parameters for an already-cast ``seed`` (any int) and counts."""
-    with jax.ensure_compile_time_eval():  # concrete parameters even under jax.make_jaxpr (structural properties)
-        kernel, bias = spec_params(seed, num_layers, features)
+    kernel, bias = traced_params(seed, num_layers, features)
     return forward(x, kernel, bias, **knobs)
 
 

@@ -21,25 +21,21 @@ import jax
 import jax.numpy as jnp
 
 try:
-    from mutants._base import run, spec_params, validated
+    from mutants._base import run, scan_layers, traced_params, validated
 except ImportError:  # loaded by file path
-    from _base import run, spec_params, validated
+    from _base import run, scan_layers, traced_params, validated
 
 
-def _params(seed, n, f):
-    with jax.ensure_compile_time_eval():  # concrete parameters even when called under a trace
-        return spec_params(seed, n, f)
+@partial(jax.jit, static_argnames=("net", "bug"))
+def _jitted(x, kernel, bias, net, bug):
+    return net(x, kernel.astype(x.dtype), bias.astype(x.dtype), bug).reshape(-1)
 
 
-def _layers(x, kernel, bias):
-    """The forward scan, also returning each layer's input and relu mask (1[z > 0])."""
-
-    def layer(h, kb):
-        k, b = kb
-        z = h @ k + b
-        return jax.nn.relu(z), (h, z > 0)
-
-    return jax.lax.scan(layer, x, (kernel, bias))
+def _with(net, seed, x_batch, num_layers, features, bug):
+    """``net`` (the custom_vjp or the custom_jvp network) on the spec's parameters, jitted, with its ``bug`` knob."""
+    seed, x, n, f = validated(seed, x_batch, num_layers, features)
+    kernel, bias = traced_params(seed, n, f)
+    return _jitted(x, jnp.asarray(kernel), jnp.asarray(bias), net=net, bug=bug)
 
 
 # --- custom_vjp machinery: a hand-written backward pass with a bug knob -----------------------------------------------
@@ -47,11 +43,11 @@ def _layers(x, kernel, bias):
 
 @partial(jax.custom_vjp, nondiff_argnums=(3,))
 def _vjp_net(x, kernel, bias, bug):
-    return _layers(x, kernel, bias)[0]
+    return scan_layers(x, kernel, bias)[0]
 
 
 def _vjp_fwd(x, kernel, bias, bug):
-    h, (inputs, masks) = _layers(x, kernel, bias)
+    h, (inputs, masks) = scan_layers(x, kernel, bias)
     return h, (inputs, masks, kernel)
 
 
@@ -73,15 +69,8 @@ def _vjp_bwd(bug, residuals, g):
 _vjp_net.defvjp(_vjp_fwd, _vjp_bwd)
 
 
-@partial(jax.jit, static_argnames=("bug",))
-def _custom_vjp_forward(x, kernel, bias, bug):
-    return _vjp_net(x, kernel.astype(x.dtype), bias.astype(x.dtype), bug).reshape(-1)
-
-
 def _with_custom_vjp(seed, x_batch, num_layers, features, bug):
-    seed, x, n, f = validated(seed, x_batch, num_layers, features)
-    kernel, bias = _params(seed, n, f)
-    return _custom_vjp_forward(x, jnp.asarray(kernel), jnp.asarray(bias), bug)
+    return _with(_vjp_net, seed, x_batch, num_layers, features, bug)
 
 
 def vjp_no_relu_mask(seed, x_batch, num_layers, features):
@@ -113,7 +102,7 @@ def input_stop_gradient(seed, x_batch, num_layers, features):
 
 @partial(jax.custom_jvp, nondiff_argnums=(3,))
 def _jvp_net(x, kernel, bias, bug):
-    return _layers(x, kernel, bias)[0]
+    return scan_layers(x, kernel, bias)[0]
 
 
 @_jvp_net.defjvp
@@ -136,15 +125,8 @@ def _jvp_rule(bug, primals, tangents):
     return h, t
 
 
-@partial(jax.jit, static_argnames=("bug",))
-def _custom_jvp_forward(x, kernel, bias, bug):
-    return _jvp_net(x, kernel.astype(x.dtype), bias.astype(x.dtype), bug).reshape(-1)
-
-
 def _with_custom_jvp(seed, x_batch, num_layers, features, bug):
-    seed, x, n, f = validated(seed, x_batch, num_layers, features)
-    kernel, bias = _params(seed, n, f)
-    return _custom_jvp_forward(x, jnp.asarray(kernel), jnp.asarray(bias), bug)
+    return _with(_jvp_net, seed, x_batch, num_layers, features, bug)
 
 
 def custom_jvp_disagrees_with_vjp(seed, x_batch, num_layers, features):

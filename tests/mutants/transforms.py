@@ -12,14 +12,9 @@ import numpy as np
 from jax.interpreters import partial_eval as pe
 
 try:
-    from mutants._base import forward, run, spec_params, validated
+    from mutants._base import forward, run, scan_layers, traced_params, validated
 except ImportError:  # loaded by file path
-    from _base import forward, run, spec_params, validated
-
-
-def _params(seed, n, f):
-    with jax.ensure_compile_time_eval():  # concrete parameters even when called under a trace
-        return spec_params(seed, n, f)
+    from _base import forward, run, scan_layers, traced_params, validated
 
 
 def python_branch_on_values(seed, x_batch, num_layers, features):
@@ -64,7 +59,7 @@ def _callback_rule(primals, tangents):
 def vmap_breaks(seed, x_batch, num_layers, features):
     """Forward as a NumPy jax.pure_callback without vmap_method (custom_jvp for autodiff): raises under vmap only."""
     seed, x, n, f = validated(seed, x_batch, num_layers, features)
-    kernel, bias = _params(seed, n, f)
+    kernel, bias = traced_params(seed, n, f)
     return _callback_net(x, jnp.asarray(kernel, x.dtype), jnp.asarray(bias, x.dtype))
 
 
@@ -99,7 +94,7 @@ def _batched_rule_jvp(primals, tangents):
 def vmap_mixes_batches(seed, x_batch, num_layers, features):
     """A custom_vmap rule that merges the stacked batches as (B, K) but splits them as (K, B): rows move under vmap."""
     seed, x, n, f = validated(seed, x_batch, num_layers, features)
-    kernel, bias = _params(seed, n, f)
+    kernel, bias = traced_params(seed, n, f)
     return _batched_rule_net(x, jnp.asarray(kernel, x.dtype), jnp.asarray(bias, x.dtype))
 
 
@@ -145,18 +140,11 @@ def _input_cotangent_rule(axis_size, in_batched, g, masks, kernel):
 
 @partial(jax.custom_vjp, nondiff_argnums=(3,))
 def _grad_net(x, kernel, bias, bug):
-    def layer(h, kb):
-        return jax.nn.relu(h @ kb[0] + kb[1]), None
-
-    return jax.lax.scan(layer, x, (kernel, bias))[0]
+    return scan_layers(x, kernel, bias)[0]
 
 
 def _grad_net_fwd(x, kernel, bias, bug):
-    def layer(h, kb):
-        z = h @ kb[0] + kb[1]
-        return jax.nn.relu(z), (h, z > 0)
-
-    h, (inputs, masks) = jax.lax.scan(layer, x, (kernel, bias))
+    h, (inputs, masks) = scan_layers(x, kernel, bias)
     return h, (inputs, masks, kernel)
 
 
@@ -183,7 +171,7 @@ _grad_net.defvjp(_grad_net_fwd, _grad_net_bwd)
 
 def _with_grad_bug(seed, x_batch, num_layers, features, bug):
     seed, x, n, f = validated(seed, x_batch, num_layers, features)
-    kernel, bias = _params(seed, n, f)
+    kernel, bias = traced_params(seed, n, f)
     out = _grad_net(x, jnp.asarray(kernel, x.dtype), jnp.asarray(bias, x.dtype), bug)
     return out.reshape(-1)
 
