@@ -30,6 +30,18 @@ class Exit(enum.IntEnum):
     SUITE_TAMPERED = 7
 
 
+MEANING = {
+    Exit.OK: "every selected property passed (xfails allowed)",
+    Exit.FAILED: "a property failed: the implementation does not conform",
+    Exit.INTERRUPTED: "interrupted (Ctrl-C); what finished is still reported",
+    Exit.INTERNAL: "internal error: the suite produced no report",
+    Exit.USAGE: "usage error (bad option, SPEC that cannot be loaded)",
+    Exit.NO_PROPERTIES: "no property selected",
+    Exit.ISOLATION_MISSING: "--require-isolation: a protection of the candidate process is not available",
+    Exit.SUITE_TAMPERED: "the suite's own files changed during the run: verdict void",
+}
+
+
 def describe() -> str:
     """One line per code, for ``--help`` and the docs."""
-    return "\n".join(f"{int(code)} {code.__doc__ or code.name}" for code in Exit)
+    return "; ".join(f"{int(code)} {MEANING[code]}" for code in Exit)
