@@ -328,6 +328,8 @@ def _to_json(value, buffers: list, depth: int):
         return _ndarray_to_json(value, buffers, depth)
     if isinstance(value, np.generic):
         name = dtype_name(value.dtype)
+        if name is None and value.dtype.str in _EMPTY_TEXT:
+            return {"n": [value.dtype.str, ""]}
         return _opaque(value) if name is None else {"n": [name, value.tobytes().hex()]}
     if kind is Opaque:
         return {"o": [value.type, value.text]}
@@ -374,8 +376,13 @@ def _array_to_json(d: ArrayData, buffers: list):
                   d.offset, d.writeable, index]}
 
 
+#: The empty NumPy strings, whose dtypes have no bytes (so no raw buffer).
+_EMPTY_TEXT = {"<U0": np.str_(""), ">U0": np.str_(""), "|S0": np.bytes_(b"")}
 _HEX = re.compile(r"(?:[0-9a-f]{2})*")
 _HEX_INT = re.compile(r"-?0x[0-9a-f]+")
+
+
+_CONTAINERS = ("l", "t", "d", "O")  # "l": a JSON array (a list)
 
 
 def _from_json(node, buffers: list, used: list, depth: int):
@@ -383,13 +390,16 @@ def _from_json(node, buffers: list, used: list, depth: int):
     kind = type(node)
     if kind is str or kind is int or kind is float or kind is bool or node is None:
         return node
-    if depth >= MAX_DEPTH:
-        raise WireError(f"values nested deeper than {MAX_DEPTH}")
-    if kind is list:
-        return [_from_json(v, buffers, used, depth + 1) for v in node]
-    if len(node) != 1:  # a dict: a tagged value
+    if kind is dict and len(node) == 1:  # a tagged value
+        (tag, body), = node.items()
+    elif kind is list:
+        tag, body = "l", node
+    else:
         raise WireError(f"a tagged value with {len(node)} keys")
-    (tag, body), = node.items()
+    if tag in _CONTAINERS and depth >= MAX_DEPTH:
+        raise WireError(f"values nested deeper than {MAX_DEPTH}")
+    if tag == "l":
+        return [_from_json(v, buffers, used, depth + 1) for v in body]
     if tag == "t" and type(body) is list:
         return tuple(_from_json(v, buffers, used, depth + 1) for v in body)
     if tag == "d" and type(body) is dict:
@@ -410,6 +420,8 @@ def _from_json(node, buffers: list, used: list, depth: int):
 
 
 def _scalar(name, data):
+    if type(name) is str and name in _EMPTY_TEXT and data == "":
+        return _EMPTY_TEXT[name]
     dt = _dtype(name)
     if type(data) is not str or len(data) != 2 * dt.itemsize or not _HEX.fullmatch(data):
         raise WireError(f"a {name} scalar of {_short(data)}")
@@ -537,9 +549,10 @@ def _tempfile_fd() -> int:
     return fd
 
 
-def frame(obj: Any, arena: Arena | None = None, arena_min: int = ARENA_MIN) -> list:
+def frame(obj: Any, arena: Arena | None = None, arena_min: int | None = None) -> list:
     """The frame of ``obj``: a list of byte strings to send in order (the prefix, table and header first); buffers of
     ``arena_min`` bytes or more are written into ``arena`` when there is one and they fit."""
+    arena_min = ARENA_MIN if arena_min is None else arena_min
     buffers: list = []
     tree = _to_json(obj, buffers, 0)
     header = json.dumps(tree, separators=(",", ":"), allow_nan=False).encode("ascii")
@@ -556,7 +569,7 @@ def frame(obj: Any, arena: Arena | None = None, arena_min: int = ARENA_MIN) -> l
     return [_PREFIX.pack(MAGIC, len(header), len(views)) + b"".join(places) + header, *tail]
 
 
-def dumps(obj: Any, arena: Arena | None = None, arena_min: int = ARENA_MIN) -> bytes:
+def dumps(obj: Any, arena: Arena | None = None, arena_min: int | None = None) -> bytes:
     """The frame of ``obj`` as one byte string (tests; :func:`send` writes the parts)."""
     return b"".join(bytes(part) for part in frame(obj, arena, arena_min))
 
