@@ -128,6 +128,20 @@ _TEXT_DTYPE = re.compile(r"(?:[<>]U|\|S)[1-9][0-9]{0,5}")
 
 def dtype_name(dt: np.dtype) -> str | None:
     """The wire name of ``dt``, or None when the wire does not carry it in a raw buffer."""
+    try:
+        return _NAMES[dt]
+    except KeyError:
+        pass
+    if len(_NAMES) > 1024:
+        _NAMES.clear()
+    name = _NAMES[dt] = _dtype_name(dt)
+    return name
+
+
+_NAMES: dict = {}
+
+
+def _dtype_name(dt: np.dtype) -> str | None:
     for name in (dt.name, dt.str):  # (``np.dtype(None)`` is float64: compare with a dtype only)
         known = _DTYPES.get(name)
         if known is not None and known == dt and dt.fields is None:
@@ -493,13 +507,17 @@ def _reject_constant(name: str):
     raise WireError(f"a non-standard JSON constant in the header: {name}")
 
 
+_DECODER = json.JSONDecoder(parse_constant=_reject_constant)
+_ENCODER = json.JSONEncoder(separators=(",", ":"), allow_nan=False)
+
+
 def _parse(header: bytes | bytearray, buffers: list):
     """The message of a header and its buffers."""
     containers = header.count(b"[") + header.count(b"{")  # an upper bound (brackets in strings count too)
     if containers > MAX_CONTAINERS:
         raise WireError(f"a header of {containers} lists and objects (at most {MAX_CONTAINERS})")
     try:
-        tree = json.loads(header.decode("ascii"), parse_constant=_reject_constant)
+        tree = _DECODER.decode(header.decode("ascii"))
     except (ValueError, RecursionError) as exc:
         if isinstance(exc, WireError):
             raise
@@ -555,7 +573,7 @@ def frame(obj: Any, arena: Arena | None = None, arena_min: int | None = None) ->
     arena_min = ARENA_MIN if arena_min is None else arena_min
     buffers: list = []
     tree = _to_json(obj, buffers, 0)
-    header = json.dumps(tree, separators=(",", ":"), allow_nan=False).encode("ascii")
+    header = _ENCODER.encode(tree).encode("ascii")
     views = [memoryview(b).cast("B") if not isinstance(b, memoryview) or b.format != "B" else b for b in buffers]
     places, tail, at = [], [], 0
     for v in views:
