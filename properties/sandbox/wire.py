@@ -49,6 +49,7 @@ import re
 import select
 import socket
 import struct
+import sys
 import time
 from typing import Any
 
@@ -98,9 +99,8 @@ class WireError(WireClosed):
 # -- dtypes ------------------------------------------------------------------------------------------------------------
 
 
-def _dtype_table() -> dict[str, np.dtype]:
-    """Every dtype the wire carries in raw buffers, by its wire name: NumPy's numeric ones by ``dtype.str`` (both byte
-    orders), the ``ml_dtypes`` ones by name. (Built from fixed names; the sender never names what is looked up.)"""
+def _numpy_dtypes() -> dict[str, np.dtype]:
+    """NumPy's numeric dtypes the wire carries in raw buffers, by ``dtype.str`` (both byte orders)."""
     table: dict[str, np.dtype] = {}
     for code in ("b1", "i1", "u1", "i2", "i4", "i8", "u2", "u4", "u8", "f2", "f4", "f8", "f16", "c8", "c16", "c32"):
         for order in ("<", ">", "|"):
@@ -109,21 +109,33 @@ def _dtype_table() -> dict[str, np.dtype]:
             except TypeError:  # float128 does not exist everywhere
                 continue
             table[dt.str] = dt
-    try:
-        import ml_dtypes
-    except ImportError:  # pragma: no cover - a JAX installation has it
-        return table
-    for name in ("bfloat16", "float8_e4m3fn", "float8_e5m2", "float8_e4m3b11fnuz", "float8_e4m3fnuz",
-                 "float8_e5m2fnuz", "float8_e3m4", "float8_e4m3", "float8_e8m0fnu", "float4_e2m1fn", "float6_e2m3fn",
-                 "float6_e3m2fn", "int4", "uint4", "int2", "uint2"):
-        kind = getattr(ml_dtypes, name, None)
-        if kind is not None:
-            table[name] = np.dtype(kind)
     return table
 
 
-_DTYPES = _dtype_table()
+#: Allow-listed dtypes by wire name (the ``ml_dtypes`` ones are added when first used: importing it takes seconds).
+_DTYPES = _numpy_dtypes()
+#: The ``ml_dtypes`` types the wire carries, by name.
+ML_DTYPES = ("bfloat16", "float8_e4m3fn", "float8_e5m2", "float8_e4m3b11fnuz", "float8_e4m3fnuz", "float8_e5m2fnuz",
+             "float8_e3m4", "float8_e4m3", "float8_e8m0fnu", "float4_e2m1fn", "float6_e2m3fn", "float6_e3m2fn",
+             "int4", "uint4", "int2", "uint2")
 _TEXT_DTYPE = re.compile(r"(?:[<>]U|\|S)[1-9][0-9]{0,5}")
+
+
+def _ml_dtype(name: str) -> np.dtype | None:
+    """``ml_dtypes.<name>`` for a name of :data:`ML_DTYPES` (a fixed list: never a name the sender chose)."""
+    if name not in ML_DTYPES:
+        return None
+    dt = _DTYPES.get(name)
+    if dt is None:
+        try:
+            import ml_dtypes
+        except ImportError:  # pragma: no cover - a JAX installation has it
+            return None
+        kind = getattr(ml_dtypes, name, None)
+        if kind is None:  # an older ml_dtypes
+            return None
+        dt = _DTYPES[name] = np.dtype(kind)
+    return dt
 
 
 def dtype_name(dt: np.dtype) -> str | None:
@@ -142,12 +154,16 @@ _NAMES: dict = {}
 
 
 def _dtype_name(dt: np.dtype) -> str | None:
-    for name in (dt.name, dt.str):  # (``np.dtype(None)`` is float64: compare with a dtype only)
-        known = _DTYPES.get(name)
-        if known is not None and known == dt and dt.fields is None:
-            return name
+    if dt.fields is not None or dt.subdtype is not None:
+        return None
+    if "ml_dtypes" in sys.modules and dt.name in ML_DTYPES:  # (not imported: no such dtype can exist here)
+        known = _ml_dtype(dt.name)
+        return dt.name if known is not None and known == dt else None
     name = dt.str
-    if dt.kind in "SU" and dt.fields is None and dt.subdtype is None and _TEXT_DTYPE.fullmatch(name):
+    known = _DTYPES.get(name)  # (``np.dtype(None)`` is float64: compare with a dtype only)
+    if known is not None and known == dt:
+        return name
+    if dt.kind in "SU" and _TEXT_DTYPE.fullmatch(name):
         return name
     return None
 
@@ -155,6 +171,8 @@ def _dtype_name(dt: np.dtype) -> str | None:
 def _dtype(name) -> np.dtype:
     if type(name) is str:
         dt = _DTYPES.get(name)
+        if dt is None:
+            dt = _ml_dtype(name)
         if dt is not None:
             return dt
         if _TEXT_DTYPE.fullmatch(name):
