@@ -5,10 +5,11 @@ Both sides import this module; it imports nothing of the suite.
 
 **Data only.** A message is a JSON header plus raw array buffers. Decoding one builds only ``None``, bools, ints,
 floats, strings, lists, tuples, dicts with string keys, NumPy scalars, NumPy arrays (and ``jax.Array`` where asked),
-and :class:`Opaque` descriptions: it never imports, looks up or calls anything the sender names. Why not a restricted
-unpickler: pickle is a program for a stack machine, and its safety rests on every allowed callable staying harmless
-with every argument, in every NumPy version; a JSON header is inert by construction, each value it holds is checked
-by one short function here, and it is as fast for these messages (a few small dicts and a few arrays).
+and :class:`Opaque` descriptions: it never imports, looks up or calls anything the sender names (the one import,
+``ml_dtypes`` when a bfloat16-like dtype first arrives, is a fixed name). Why not a restricted unpickler: pickle is a
+program for a stack machine, and its safety rests on every allowed callable staying harmless with every argument, in
+every NumPy version; a JSON header is inert by construction, each value it holds is checked by one short function
+here, and it costs about 20 us more per call than pickle (request and reply, measured side by side).
 
 Values (header, JSON): ``None``, bools, strings, ints in the int64 range and finite floats as themselves; lists as
 arrays; every other value as a one-key object naming its tag: ``{"t": [...]}`` a tuple, ``{"d": {...}}`` a dict (string
@@ -35,9 +36,11 @@ arena; the receiver copies its buffers out at once (the other side can rewrite t
 
 Decoding checks everything before it trusts it, and refuses a frame with :class:`WireError`: lengths against
 :data:`MAX_HEADER`, :data:`MAX_BUFFERS` and :data:`MAX_FRAME` before anything is allocated (bytes are allocated as
-they arrive), arena offsets against the arena, nesting against :data:`MAX_DEPTH`, every tag and dtype against its
-allow-list, and every array descriptor against its buffer (strides and offset multiples of the item size, the view's
-extent exactly the buffer, each buffer used by one array).
+they arrive), arena offsets against the arena, the header's lists and objects against :data:`MAX_CONTAINERS`, nesting
+against :data:`MAX_DEPTH`, every tag and dtype against its allow-list, and every array descriptor against its buffer
+(strides and offset multiples of the item size, the view's extent exactly the buffer, each buffer used by one array,
+text code points valid). The checking side reports a ``WireError`` as the candidate breaking the protocol: the call
+fails, the process is replaced.
 """
 
 from __future__ import annotations
