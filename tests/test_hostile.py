@@ -82,6 +82,8 @@ CHEAT_CASES = {name: ({}, ORACLE, {"matches_oracle": ("failed", "differs from th
                                    "*": ("passed", "")})
                for name in ("patches_oracle", "patches_params", "patches_assertions", "patches_numpy",
                             "patches_report", "reads_expected")}
+#: A cheat the wire refuses: its replies are pickles that would run code here; every property fails naming the wire.
+CHEAT_CASES["pickles_reply"] = ({}, ORACLE, everything("failed", "broke the wire protocol"))
 ALL = {**{("hostile", k): v for k, v in CASES.items()}, **{("cheats", k): v for k, v in CHEAT_CASES.items()}}
 #: Entries also run end to end with composed-check (the pytest processes, the report, the exit status).
 END_TO_END = [("hostile", "hang_in_c"), ("hostile", "segfault_in_one_property"), ("hostile", "forks_and_lingers"),

@@ -156,6 +156,8 @@ class Returned:
         self.type = info.get("type", "?")
         self.is_jax = bool(info.get("is_jax"))
         self.problem = info.get("problem")
+        if self.array is not None and not isinstance(self.array, np.ndarray):  # a wire.Opaque
+            self.problem, self.array = f"the output is not an array the wire carries: {self.array}", None
 
     @property
     def type_name(self) -> str:
@@ -324,6 +326,8 @@ class _Process:
 
     def wait_ready(self, deadline: float) -> None:
         reply = wire.recv(self.sock, deadline, self.arena)
+        if type(reply) is not dict:
+            raise wire.WireError(f"a first message that is not a dict: {type(reply).__name__}")
         if reply.get("status") == "load_error":
             raise SpecError(reply["message"])
         self.ready = True
@@ -391,6 +395,8 @@ class ProcessCandidate(Candidate):
         except SpecError:
             self._drop()
             raise
+        except wire.WireError as exc:
+            why = f"the candidate process broke the wire protocol while importing the implementation: {exc}"
         except wire.WireTimeout:
             why = f"the candidate process did not finish importing the implementation within {budget:g} s"
         except wire.WireClosed:
@@ -436,6 +442,11 @@ class ProcessCandidate(Candidate):
             try:
                 wire.send(proc.sock, {"op": op, "kwargs": wire.encode(kwargs)}, proc.arena)
                 reply = wire.recv(proc.sock, None if not limit else start + limit, proc.arena)
+                if type(reply) is not dict:
+                    raise wire.WireError(f"a reply that is not a dict: {type(reply).__name__}")
+            except wire.WireError as exc:
+                self._mark(f"the candidate process broke the wire protocol (its reply is refused: {exc}) during the "
+                           f"call {where}")
             except wire.WireTimeout:
                 self.runstate.note_timeout()
                 self._mark(f"call timed out after {limit:g} s: {where}", CallTimeout)
