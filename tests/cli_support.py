@@ -103,7 +103,8 @@ def run_all(runs: dict[str, Run]) -> dict[str, Run]:
 
 def check_report_schema(report: dict, spec: str | None = None) -> None:
     """The report's shape is the contract of issue 4, and it is complete: the counts add up."""
-    assert set(report) == {"implementation", "tiers", "properties", "summary"}, sorted(report)
+    assert set(report) == {"implementation", "tiers", "properties", "summary", "integrity"}, sorted(report)
+    assert report["integrity"]["files"] > 0 and report["integrity"]["changed"] == [], report["integrity"]
     if spec is not None:
         assert report["implementation"] == spec
     assert isinstance(report["tiers"], list) and set(report["tiers"]) <= {"core", "strict", "transforms"}

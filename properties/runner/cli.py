@@ -290,6 +290,11 @@ def main(argv: list[str] | None = None) -> int:
         env["PYTHONUNBUFFERED"] = "1"
         run = env.setdefault(processes.ENV_RUN, uuid.uuid4().hex)
         processes.become_subreaper()  # orphans of the run come here, to be killed and reaped
+        # -- suite self-check (issue 14): the suite's files, before any process of the run starts --
+        from properties.runner import integrity
+
+        snapshot = integrity.Snapshot.take()
+        # -- end suite self-check --
         if not args.quiet:
             print(f"composed-check: checking {args.spec} (tier {args.tier}"
                   + (f", profile {args.profile}" if args.profile else "") + ")", flush=True)
@@ -317,6 +322,11 @@ def main(argv: list[str] | None = None) -> int:
         log = "".join(log_lines)
         if args.log:
             Path(args.log).write_text(log, encoding="utf-8")
+        # -- suite self-check (issue 14): a change, seen here or by pytest, voids the verdict --
+        tampered = integrity.cli_verdict(snapshot, rc, report_path, args.report)
+        if tampered is not None:
+            return tampered
+        # -- end suite self-check --
 
         if rc == 4 or rc == 5:  # pytest: usage error / nothing collected
             lines = []

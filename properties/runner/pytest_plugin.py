@@ -277,6 +277,12 @@ def pytest_configure(config):
         return
     _configure_blas()
     run_id()  # before xdist starts its workers, so they (and every candidate process) share it
+    # -- suite self-check (issue 14): hash the suite's files before any candidate process starts --
+    if not hasattr(config, "workerinput"):
+        from properties.runner import integrity
+
+        integrity.start_session(config)
+    # -- end suite self-check --
     spec, explicit = impl_spec(config)
     if config.getoption("in_process"):
         if explicit:
@@ -359,8 +365,15 @@ def _wait_loaded(candidate) -> None:
 @pytest.hookimpl(tryfirst=True)
 def pytest_sessionfinish(session, exitstatus):
     """Before any report is written: end the candidate process and, in the process that owns the run, anything of
-    the run still alive (so nothing the implementation started can touch the report)."""
+    the run still alive (so nothing the implementation started can touch the report); then the suite's files are
+    checked again (a change voids the verdict: exit status 7)."""
     _end_candidates(session.config)
+    # -- suite self-check (issue 14) --
+    if not hasattr(session.config, "workerinput"):
+        from properties.runner import integrity
+
+        integrity.finish_session(session)
+    # -- end suite self-check --
 
 
 def pytest_unconfigure(config):

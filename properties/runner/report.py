@@ -16,7 +16,9 @@ Schema (a contract: ``composed-check --report`` writes the same)::
                      "repro": "python source" | null}, # copy-paste snippet reproducing it
                     ...],
      "summary": {"passed": n, "failed": n, "error": n, "xfailed": n, "skipped": n, "total": n,
-                 "examples": n, "seconds": s, "wall_seconds": s}}
+                 "examples": n, "seconds": s, "wall_seconds": s},
+     "integrity": {"files": n,                   # the suite's own files hashed at the start (runner/integrity.py)
+                   "changed": [...]}}            # what changed during the run: non-empty voids the verdict
 
 Every selected property of the suite appears exactly once (``summary.total`` is their number); one that never
 reported (the session was interrupted, too many workers crashed) is an ``error`` saying so. Only items of this
@@ -225,6 +227,8 @@ def verdict_line(report: dict) -> str:
     ok = s["failed"] == 0 and s["error"] == 0 and s["total"] > 0
     counts = ", ".join(f"{s[k]} {k}" for k in OUTCOMES)
     wall = s.get("wall_seconds", s["seconds"])
+    if (report.get("integrity") or {}).get("changed"):  # suite self-check (issue 14)
+        return f"VOID (the suite's files changed during the run): {counts}"
     return (f"{'PASSED' if ok else 'FAILED'}: {counts} ({s['total']} properties, {s['examples']} examples, "
             f"{wall:.1f} s)")
 
@@ -425,7 +429,17 @@ class ReportPlugin:
 
     def report(self) -> dict:
         entries = [self.entries[n].as_dict(self.stopped) for n in self.order]
-        return build(self.spec, entries, time.time() - self.started)
+        report = build(self.spec, entries, time.time() - self.started)
+        # -- suite self-check (issue 14): the files checked, and what changed (voids the verdict) --
+        from properties.runner import integrity
+
+        snapshot = getattr(self.config, "_composed_integrity", None)
+        changes = getattr(self.config, "_composed_tampered", None)
+        if snapshot is not None and changes is None:
+            changes = self.config._composed_tampered = snapshot.changes()
+        report["integrity"] = integrity.section(snapshot, changes or [])
+        # -- end suite self-check --
+        return report
 
     def _emit(self, event: dict) -> None:
         if not self.progress:
