@@ -42,6 +42,8 @@ class Run:
     seconds: float = 0.0
     report: dict | None = field(default=None, repr=False)
     run_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    #: Added to the environment of the run (e.g. PYTHONPATH of a copy of the suite).
+    extra_env: dict = field(default_factory=dict)
 
     def by_id(self) -> dict:
         return {p["id"]: p for p in self.report["properties"]}
@@ -85,8 +87,8 @@ def leftovers(run_id: str) -> list[str]:
 
 def execute(run: Run, timeout: float = 300.0) -> Run:
     start = time.monotonic()
-    proc = subprocess.run(run.args, cwd=run.cwd, capture_output=True, text=True, env=env(run.run_id), timeout=timeout,
-                          errors="replace")
+    proc = subprocess.run(run.args, cwd=run.cwd, capture_output=True, text=True, env={**env(run.run_id), **run.extra_env},
+                          timeout=timeout, errors="replace")
     run.seconds = time.monotonic() - start
     run.returncode, run.stdout, run.stderr = proc.returncode, proc.stdout, proc.stderr
     if run.report_path and os.path.exists(run.report_path):

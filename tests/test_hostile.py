@@ -98,9 +98,8 @@ TAMPER_CASES = {
     "writes_runstate": ({}, ORACLE, everything("failed", "composed-run-")),
     "poisons_hypothesis_db": ({"private": True}, ORACLE, everything("failed", ".hypothesis")),
     "writes_user_files": ({"private": True}, ORACLE, everything("failed", "conftest.py")),
-    # the candidate may have a writable cache of its own: the attempt may succeed there; what matters is that later
-    # runs do not load it (test_cheats.py), and that this wrong implementation fails
-    "poisons_jax_cache": ({"private": True}, ORACLE, {"matches_oracle": ("failed", ""), "*": (None, "")}),
+    # it may write the cache of its own implementation, not the rest (later runs: test_cheats.py)
+    "poisons_jax_cache": ({"private": True}, ORACLE, everything("failed", "jax-cache")),
 }
 #: Cheats run only end to end, through composed-check (test_cheats.py): the ones that, were they not stopped, would
 #: kill or rewrite the test process itself or this checkout.
@@ -177,8 +176,6 @@ def _judge(expect: dict, got: dict, context: str) -> None:
         got = {pid: v for pid, v in got.items() if pid not in hit}
     for pid, (outcome, message) in got.items():
         want, text = expect.get(pid, expect["*"])
-        if want is None:  # any outcome
-            continue
         assert outcome == want, f"{pid}: {outcome}: {message}\n{context}"
         assert text in message, f"{pid}: {message!r} lacks {text!r}"
 
