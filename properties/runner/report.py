@@ -16,7 +16,10 @@ Schema (a contract: ``composed-check --report`` writes the same)::
                      "repro": "python source" | null}, # copy-paste snippet reproducing it
                     ...],
      "summary": {"passed": n, "failed": n, "error": n, "xfailed": n, "skipped": n, "total": n,
-                 "examples": n, "seconds": s, "wall_seconds": s}}
+                 "examples": n, "seconds": s, "wall_seconds": s},
+     "isolation": {"platform": "linux", "kernel": "6.8.0", "landlock_abi": 7,   # what the candidate processes and
+                   "protections": {"fs_write": {"in_force": true, "reason": "..."}, ...},  # the checking ones had
+                   "missing": ["tcp", ...]} | null}                   # in force (properties.runner.isolation)
 
 Every selected property of the suite appears exactly once (``summary.total`` is their number); one that never
 reported (the session was interrupted, too many workers crashed) is an ``error`` saying so. Only items of this
@@ -425,7 +428,11 @@ class ReportPlugin:
 
     def report(self) -> dict:
         entries = [self.entries[n].as_dict(self.stopped) for n in self.order]
-        return build(self.spec, entries, time.time() - self.started)
+        report = build(self.spec, entries, time.time() - self.started)
+        from properties.runner.isolation import report_object  # isolation (issue 14)
+
+        report["isolation"] = report_object(self.config)
+        return report
 
     def _emit(self, event: dict) -> None:
         if not self.progress:
