@@ -136,21 +136,22 @@ def source_file(spec: str, cwd: str | None = None) -> Path | None:
 def implementation_key(spec: str, cwd: str | None = None) -> str:
     """A hash of what a candidate runs: the bundled name, or its source file and the ``.py`` files beside it (the
     code it can import without naming a path), with the suite's version."""
-    h = hashlib.sha256(f"composed {suite_version()}\0{spec.strip()}\0".encode())
-    if not is_bundled_spec(spec):
-        source = source_file(spec, cwd)
-        if source is not None:
-            files = [source] + sorted(p for p in source.parent.glob("*.py") if p != source)
-            total = 0
-            for path in files:
-                try:
-                    data = path.read_bytes()
-                except OSError:
-                    continue
-                total += len(data)
-                if total > MAX_KEY_BYTES and path != source:
-                    break
-                h.update(path.name.encode() + b"\0" + hashlib.sha256(data).digest())
+    spec = spec.strip()
+    source = None if is_bundled_spec(spec) else source_file(spec, cwd)
+    head, sep, attr = spec.rpartition(":")
+    name = spec if source is None else (attr if sep and attr.isidentifier() else "")  # a copy elsewhere: same key
+    h = hashlib.sha256(f"composed {suite_version()}\0{name}\0".encode())
+    if source is not None:
+        total = 0
+        for path in [source] + sorted(p for p in source.parent.glob("*.py") if p != source):
+            try:
+                data = path.read_bytes()
+            except OSError:
+                continue
+            total += len(data)
+            if total > MAX_KEY_BYTES and path != source:
+                break
+            h.update(path.name.encode() + b"\0" + hashlib.sha256(data).digest())
     return h.hexdigest()[:24]
 
 
