@@ -105,7 +105,10 @@ def run_all(runs: dict[str, Run]) -> dict[str, Run]:
 
 def check_report_schema(report: dict, spec: str | None = None) -> None:
     """The report's shape is the contract of issue 4, and it is complete: the counts add up."""
-    assert set(report) == {"implementation", "tiers", "properties", "summary", "integrity"}, sorted(report)
+    assert set(report) == {"implementation", "tiers", "properties", "summary", "integrity", "isolation"}, sorted(report)
+    iso = report["isolation"]  # issue 14: each protection in force or not, with the reason
+    assert iso is None or (isinstance(iso["protections"], dict) and all(
+        set(v) == {"in_force", "reason"} for v in iso["protections"].values())), iso
     assert report["integrity"]["files"] > 0 and report["integrity"]["changed"] == [], report["integrity"]
     if spec is not None:
         assert report["implementation"] == spec

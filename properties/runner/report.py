@@ -18,7 +18,10 @@ Schema (a contract: ``composed-check --report`` writes the same)::
      "summary": {"passed": n, "failed": n, "error": n, "xfailed": n, "skipped": n, "total": n,
                  "examples": n, "seconds": s, "wall_seconds": s},
      "integrity": {"files": n,                   # the suite's own files hashed at the start (runner/integrity.py)
-                   "changed": [...]}}            # what changed during the run: non-empty voids the verdict
+                   "changed": [...]},           # what changed during the run: non-empty voids the verdict
+     "isolation": {"platform": "linux", "kernel": "6.8.0", "landlock_abi": 7,   # what the candidate processes and
+                   "protections": {"fs_write": {"in_force": true, "reason": "..."}, ...},  # the checking ones had
+                   "missing": ["tcp", ...]} | null}                   # in force (properties.runner.isolation)
 
 Every selected property of the suite appears exactly once (``summary.total`` is their number); one that never
 reported (the session was interrupted, too many workers crashed) is an ``error`` saying so. Only items of this
@@ -439,6 +442,9 @@ class ReportPlugin:
             changes = self.config._composed_tampered = snapshot.changes()
         report["integrity"] = integrity.section(snapshot, changes or [])
         # -- end suite self-check --
+        from properties.runner.isolation import report_object  # isolation (issue 14)
+
+        report["isolation"] = report_object(self.config)
         return report
 
     def _emit(self, event: dict) -> None:
