@@ -78,4 +78,4 @@ class Attempt:
     def check(self) -> None:
         self.run()
         if self.error is not None:
-            raise type(self.error)(*self.error.args)
+            raise self.error.with_traceback(None)  # the same error, naming the path (OSError.filename) it was refused
