@@ -210,7 +210,7 @@ class _Entry:
         }
 
 
-def build(spec: str, entries: list[dict], wall_seconds: float | None = None) -> dict:
+def build(spec: str, entries: list[dict], wall_seconds: float | None = None, isolation: dict | None = None) -> dict:
     summary = {k: 0 for k in OUTCOMES}
     for e in entries:
         summary[e["outcome"]] += 1
@@ -220,7 +220,8 @@ def build(spec: str, entries: list[dict], wall_seconds: float | None = None) -> 
     if wall_seconds is not None:
         summary["wall_seconds"] = round(wall_seconds, 3)
     tiers = [t for t in TIERS if any(e["tier"] == t for e in entries)]
-    return {"implementation": spec, "tiers": tiers, "properties": entries, "summary": summary}
+    return {"implementation": spec, "tiers": tiers, "properties": entries, "summary": summary,
+            "isolation": isolation}
 
 
 def verdict_line(report: dict) -> str:
@@ -428,11 +429,9 @@ class ReportPlugin:
 
     def report(self) -> dict:
         entries = [self.entries[n].as_dict(self.stopped) for n in self.order]
-        report = build(self.spec, entries, time.time() - self.started)
         from properties.runner.isolation import report_object  # isolation (issue 14)
 
-        report["isolation"] = report_object(self.config)
-        return report
+        return build(self.spec, entries, time.time() - self.started, report_object(self.config))
 
     def _emit(self, event: dict) -> None:
         if not self.progress:
