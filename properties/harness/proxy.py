@@ -518,7 +518,7 @@ class ProcessCandidate(Candidate):
         proc, self._proc = self._proc, None
         if proc is not None:
             proc.kill()
-            self._remove_tmp()
+        self._remove_tmp()
 
     def __del__(self):  # best effort; the fixture and atexit close explicitly
         try:

@@ -212,7 +212,7 @@ class _Entry:
         }
 
 
-def build(spec: str, entries: list[dict], wall_seconds: float | None = None) -> dict:
+def build(spec: str, entries: list[dict], wall_seconds: float | None = None, isolation: dict | None = None) -> dict:
     summary = {k: 0 for k in OUTCOMES}
     for e in entries:
         summary[e["outcome"]] += 1
@@ -222,7 +222,8 @@ def build(spec: str, entries: list[dict], wall_seconds: float | None = None) -> 
     if wall_seconds is not None:
         summary["wall_seconds"] = round(wall_seconds, 3)
     tiers = [t for t in TIERS if any(e["tier"] == t for e in entries)]
-    return {"implementation": spec, "tiers": tiers, "properties": entries, "summary": summary}
+    return {"implementation": spec, "tiers": tiers, "properties": entries, "summary": summary,
+            "isolation": isolation}
 
 
 def verdict_line(report: dict) -> str:
@@ -432,7 +433,6 @@ class ReportPlugin:
 
     def report(self) -> dict:
         entries = [self.entries[n].as_dict(self.stopped) for n in self.order]
-        report = build(self.spec, entries, time.time() - self.started)
         # -- suite self-check (issue 14): the files checked, and what changed (voids the verdict) --
         from properties.runner import integrity
 
@@ -440,11 +440,11 @@ class ReportPlugin:
         changes = getattr(self.config, "_composed_tampered", None)
         if snapshot is not None and changes is None:
             changes = self.config._composed_tampered = snapshot.changes()
-        report["integrity"] = integrity.section(snapshot, changes or [])
         # -- end suite self-check --
         from properties.runner.isolation import report_object  # isolation (issue 14)
 
-        report["isolation"] = report_object(self.config)
+        report = build(self.spec, entries, time.time() - self.started, report_object(self.config))
+        report["integrity"] = integrity.section(snapshot, changes or [])  # suite self-check (issue 14)
         return report
 
     def _emit(self, event: dict) -> None:
