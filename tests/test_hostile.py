@@ -84,6 +84,8 @@ CHEAT_CASES = {name: ({}, ORACLE, {"matches_oracle": ("failed", "differs from th
                                    "*": ("passed", "")})
                for name in ("patches_oracle", "patches_params", "patches_assertions", "patches_numpy",
                             "patches_report", "reads_expected")}
+#: A cheat the wire refuses: its replies are pickles that would run code here; every property fails naming the wire.
+CHEAT_CASES["pickles_reply"] = ({}, ORACLE, everything("failed", "broke the wire protocol"))
 #: Cheats that go for the checking side itself (its memory, its processes, its files, later runs): each attempt must be
 #: refused, and every call then fails naming what it tried (the cheat raises the error that stopped it). Options:
 #: "private" (a working directory and a JAX cache of its own, so a cheat that is not stopped poisons nothing shared).

@@ -49,6 +49,7 @@ import re
 import select
 import socket
 import struct
+import sys
 import time
 from typing import Any
 
@@ -98,9 +99,8 @@ class WireError(WireClosed):
 # -- dtypes ------------------------------------------------------------------------------------------------------------
 
 
-def _dtype_table() -> dict[str, np.dtype]:
-    """Every dtype the wire carries in raw buffers, by its wire name: NumPy's numeric ones by ``dtype.str`` (both byte
-    orders), the ``ml_dtypes`` ones by name. (Built from fixed names; the sender never names what is looked up.)"""
+def _numpy_dtypes() -> dict[str, np.dtype]:
+    """NumPy's numeric dtypes the wire carries in raw buffers, by ``dtype.str`` (both byte orders)."""
     table: dict[str, np.dtype] = {}
     for code in ("b1", "i1", "u1", "i2", "i4", "i8", "u2", "u4", "u8", "f2", "f4", "f8", "f16", "c8", "c16", "c32"):
         for order in ("<", ">", "|"):
@@ -109,31 +109,61 @@ def _dtype_table() -> dict[str, np.dtype]:
             except TypeError:  # float128 does not exist everywhere
                 continue
             table[dt.str] = dt
-    try:
-        import ml_dtypes
-    except ImportError:  # pragma: no cover - a JAX installation has it
-        return table
-    for name in ("bfloat16", "float8_e4m3fn", "float8_e5m2", "float8_e4m3b11fnuz", "float8_e4m3fnuz",
-                 "float8_e5m2fnuz", "float8_e3m4", "float8_e4m3", "float8_e8m0fnu", "float4_e2m1fn", "float6_e2m3fn",
-                 "float6_e3m2fn", "int4", "uint4", "int2", "uint2"):
-        kind = getattr(ml_dtypes, name, None)
-        if kind is not None:
-            table[name] = np.dtype(kind)
     return table
 
 
-_DTYPES = _dtype_table()
+#: Allow-listed dtypes by wire name (the ``ml_dtypes`` ones are added when first used: importing it takes seconds).
+_DTYPES = _numpy_dtypes()
+#: The ``ml_dtypes`` types the wire carries, by name.
+ML_DTYPES = ("bfloat16", "float8_e4m3fn", "float8_e5m2", "float8_e4m3b11fnuz", "float8_e4m3fnuz", "float8_e5m2fnuz",
+             "float8_e3m4", "float8_e4m3", "float8_e8m0fnu", "float4_e2m1fn", "float6_e2m3fn", "float6_e3m2fn",
+             "int4", "uint4", "int2", "uint2")
 _TEXT_DTYPE = re.compile(r"(?:[<>]U|\|S)[1-9][0-9]{0,5}")
+
+
+def _ml_dtype(name: str) -> np.dtype | None:
+    """``ml_dtypes.<name>`` for a name of :data:`ML_DTYPES` (a fixed list: never a name the sender chose)."""
+    if name not in ML_DTYPES:
+        return None
+    dt = _DTYPES.get(name)
+    if dt is None:
+        try:
+            import ml_dtypes
+        except ImportError:  # pragma: no cover - a JAX installation has it
+            return None
+        kind = getattr(ml_dtypes, name, None)
+        if kind is None:  # an older ml_dtypes
+            return None
+        dt = _DTYPES[name] = np.dtype(kind)
+    return dt
 
 
 def dtype_name(dt: np.dtype) -> str | None:
     """The wire name of ``dt``, or None when the wire does not carry it in a raw buffer."""
-    for name in (dt.name, dt.str):  # (``np.dtype(None)`` is float64: compare with a dtype only)
-        known = _DTYPES.get(name)
-        if known is not None and known == dt and dt.fields is None:
-            return name
+    try:
+        return _NAMES[dt]
+    except KeyError:
+        pass
+    if len(_NAMES) > 1024:
+        _NAMES.clear()
+    name = _NAMES[dt] = _dtype_name(dt)
+    return name
+
+
+_NAMES: dict = {}
+
+
+def _dtype_name(dt: np.dtype) -> str | None:
+    if dt.fields is not None or dt.subdtype is not None:
+        return None
+    if "ml_dtypes" in sys.modules and dt.name in ML_DTYPES:  # (not imported: no such dtype can exist here)
+        known = _ml_dtype(dt.name)
+        return dt.name if known is not None and known == dt else None
     name = dt.str
-    if dt.kind in "SU" and dt.fields is None and dt.subdtype is None and _TEXT_DTYPE.fullmatch(name):
+    known = _DTYPES.get(name)  # (``np.dtype(None)`` is float64: compare with a dtype only)
+    if known is not None and known == dt:
+        return name
+    if dt.kind in "SU" and _TEXT_DTYPE.fullmatch(name):
         return name
     return None
 
@@ -141,6 +171,8 @@ def dtype_name(dt: np.dtype) -> str | None:
 def _dtype(name) -> np.dtype:
     if type(name) is str:
         dt = _DTYPES.get(name)
+        if dt is None:
+            dt = _ml_dtype(name)
         if dt is not None:
             return dt
         if _TEXT_DTYPE.fullmatch(name):
@@ -328,6 +360,8 @@ def _to_json(value, buffers: list, depth: int):
         return _ndarray_to_json(value, buffers, depth)
     if isinstance(value, np.generic):
         name = dtype_name(value.dtype)
+        if name is None and value.dtype.str in _EMPTY_TEXT:
+            return {"n": [value.dtype.str, ""]}
         return _opaque(value) if name is None else {"n": [name, value.tobytes().hex()]}
     if kind is Opaque:
         return {"o": [value.type, value.text]}
@@ -374,8 +408,13 @@ def _array_to_json(d: ArrayData, buffers: list):
                   d.offset, d.writeable, index]}
 
 
+#: The empty NumPy strings, whose dtypes have no bytes (so no raw buffer).
+_EMPTY_TEXT = {"<U0": np.str_(""), ">U0": np.str_(""), "|S0": np.bytes_(b"")}
 _HEX = re.compile(r"(?:[0-9a-f]{2})*")
 _HEX_INT = re.compile(r"-?0x[0-9a-f]+")
+
+
+_CONTAINERS = ("l", "t", "d", "O")  # "l": a JSON array (a list)
 
 
 def _from_json(node, buffers: list, used: list, depth: int):
@@ -383,13 +422,16 @@ def _from_json(node, buffers: list, used: list, depth: int):
     kind = type(node)
     if kind is str or kind is int or kind is float or kind is bool or node is None:
         return node
-    if depth >= MAX_DEPTH:
-        raise WireError(f"values nested deeper than {MAX_DEPTH}")
-    if kind is list:
-        return [_from_json(v, buffers, used, depth + 1) for v in node]
-    if len(node) != 1:  # a dict: a tagged value
+    if kind is dict and len(node) == 1:  # a tagged value
+        (tag, body), = node.items()
+    elif kind is list:
+        tag, body = "l", node
+    else:
         raise WireError(f"a tagged value with {len(node)} keys")
-    (tag, body), = node.items()
+    if tag in _CONTAINERS and depth >= MAX_DEPTH:
+        raise WireError(f"values nested deeper than {MAX_DEPTH}")
+    if tag == "l":
+        return [_from_json(v, buffers, used, depth + 1) for v in body]
     if tag == "t" and type(body) is list:
         return tuple(_from_json(v, buffers, used, depth + 1) for v in body)
     if tag == "d" and type(body) is dict:
@@ -410,6 +452,8 @@ def _from_json(node, buffers: list, used: list, depth: int):
 
 
 def _scalar(name, data):
+    if type(name) is str and name in _EMPTY_TEXT and data == "":
+        return _EMPTY_TEXT[name]
     dt = _dtype(name)
     if type(data) is not str or len(data) != 2 * dt.itemsize or not _HEX.fullmatch(data):
         raise WireError(f"a {name} scalar of {_short(data)}")
@@ -481,13 +525,17 @@ def _reject_constant(name: str):
     raise WireError(f"a non-standard JSON constant in the header: {name}")
 
 
+_DECODER = json.JSONDecoder(parse_constant=_reject_constant)
+_ENCODER = json.JSONEncoder(separators=(",", ":"), allow_nan=False)
+
+
 def _parse(header: bytes | bytearray, buffers: list):
     """The message of a header and its buffers."""
     containers = header.count(b"[") + header.count(b"{")  # an upper bound (brackets in strings count too)
     if containers > MAX_CONTAINERS:
         raise WireError(f"a header of {containers} lists and objects (at most {MAX_CONTAINERS})")
     try:
-        tree = json.loads(header.decode("ascii"), parse_constant=_reject_constant)
+        tree = _DECODER.decode(header.decode("ascii"))
     except (ValueError, RecursionError) as exc:
         if isinstance(exc, WireError):
             raise
@@ -537,12 +585,13 @@ def _tempfile_fd() -> int:
     return fd
 
 
-def frame(obj: Any, arena: Arena | None = None, arena_min: int = ARENA_MIN) -> list:
+def frame(obj: Any, arena: Arena | None = None, arena_min: int | None = None) -> list:
     """The frame of ``obj``: a list of byte strings to send in order (the prefix, table and header first); buffers of
     ``arena_min`` bytes or more are written into ``arena`` when there is one and they fit."""
+    arena_min = ARENA_MIN if arena_min is None else arena_min
     buffers: list = []
     tree = _to_json(obj, buffers, 0)
-    header = json.dumps(tree, separators=(",", ":"), allow_nan=False).encode("ascii")
+    header = _ENCODER.encode(tree).encode("ascii")
     views = [memoryview(b).cast("B") if not isinstance(b, memoryview) or b.format != "B" else b for b in buffers]
     places, tail, at = [], [], 0
     for v in views:
@@ -556,7 +605,7 @@ def frame(obj: Any, arena: Arena | None = None, arena_min: int = ARENA_MIN) -> l
     return [_PREFIX.pack(MAGIC, len(header), len(views)) + b"".join(places) + header, *tail]
 
 
-def dumps(obj: Any, arena: Arena | None = None, arena_min: int = ARENA_MIN) -> bytes:
+def dumps(obj: Any, arena: Arena | None = None, arena_min: int | None = None) -> bytes:
     """The frame of ``obj`` as one byte string (tests; :func:`send` writes the parts)."""
     return b"".join(bytes(part) for part in frame(obj, arena, arena_min))
 
