@@ -406,6 +406,7 @@ class ProcessCandidate(Candidate):
     def _isolate(self) -> None:
         """A JAX cache of this implementation's own instead of the shared one; the confinement the candidate process
         puts in force before it loads the implementation."""
+        self.env.setdefault(processes.ENV_RUN, uuid.uuid4().hex)  # an env given without one: a run of its own
         self._key = isolation.implementation_key(self.spec, self.cwd)
         cache = isolation.candidate_cache_dir(self.env.get("JAX_COMPILATION_CACHE_DIR"), self._key)
         if cache:
