@@ -74,7 +74,12 @@ ML_DTYPES = [np.dtype(t) for t in (ml_dtypes.bfloat16, ml_dtypes.float8_e4m3fn, 
 
 
 def _raw(dtype: np.dtype, shape):
-    """Any bit patterns (NaN payloads, subnormals, non-canonical bools) of ``dtype`` in ``shape``."""
+    """Any bit patterns (NaN payloads, subnormals, non-canonical bools) of ``dtype`` in ``shape`` (text: any code
+    point up to U+10FFFF)."""
+    if dtype.kind == "U":
+        return hnp.arrays(np.dtype(dtype.str[0] + "u4"), tuple(shape) + (dtype.itemsize // 4,),
+                          elements=st.integers(0, 0x10FFFF)).map(
+            lambda c: np.ascontiguousarray(c).view(dtype).reshape(shape))
     return hnp.arrays(np.uint8, tuple(shape) + (dtype.itemsize,)).map(
         lambda b: np.ascontiguousarray(b).view(dtype).reshape(shape))
 
@@ -152,6 +157,8 @@ def test_jax_arrays_arrive_as_jax_arrays_or_numpy_on_request():
         assert np.array_equal(np.asarray(got[key]), np.asarray(value))
     plain = trip(sent, jax_arrays=False)
     assert all(type(plain[k]) is np.ndarray and plain[k].dtype == sent[k].dtype for k in sent)
+    key = trip(jax.random.key(0))  # no NumPy form: described
+    assert type(key) is wire.Opaque and "no NumPy form" in key.text
 
 
 def test_python_numbers_exactly():
@@ -198,6 +205,8 @@ def test_object_arrays_travel_by_their_elements():
     x[0, 0] = np.arange(2.0)  # an array inside: decoded too
     got = trip(x)
     assert got.dtype == object and got.shape == (2, 3) and same(x, got)
+    x.flags.writeable = False
+    assert same(x, trip(x))
 
 
 def test_an_opaque_output_is_a_problem_not_a_pass():
@@ -357,6 +366,15 @@ json_values = st.recursive(json_atoms, lambda inner: st.lists(inner, max_size=7)
                                              max_size=2), max_leaves=16)
 
 
+#: NumPy scalar nodes, right or wrong: text past U+10FFFF, wrong lengths, odd hex.
+scalar_nodes = st.builds(lambda name, raw, upper: {"n": [name, raw.hex().upper() if upper else raw.hex()]},
+                         st.sampled_from(["<U1", ">U2", "|S1", "<U0", "|S0", "bfloat16", "int4", "<f4", "|b1", "<c8"]
+                                         + BAD_DTYPES[:6]),
+                         st.binary(max_size=9) | st.sampled_from([b"\x00\x00\x11\x00", b"\x00\x11\x00\x00",
+                                                                  b"\xff\xff\xff\xff"]),
+                         st.booleans())
+
+
 def _descriptor(draw):
     """An array descriptor with some fields drawn from the nasty ones."""
     ints = st.integers(-(2**40), 2**40) | st.sampled_from([0, 1, 2, 4, 8, -4, -8, 2**31, 2**62, -(2**63)])
@@ -422,7 +440,7 @@ def mutated_frames(draw, frames):
                 tree = _replace(tree, path, node)
         else:
             path, _ = draw(st.sampled_from(nodes))
-            tree = _replace(tree, path, draw(json_values | st.builds(dict, st.just([("a", None)]))))
+            tree = _replace(tree, path, draw(json_values | scalar_nodes))
         if draw(st.booleans()) and buffers:
             buffers[draw(st.integers(0, len(buffers) - 1))] += b"\0" * draw(st.sampled_from([1, 4, 8]))
         data = bytearray(_join(json.dumps(tree).encode(), buffers))
@@ -534,6 +552,15 @@ def test_announced_sizes_cost_nothing_until_the_bytes_arrive():
         assert peak < 4 * wire._READ_CHUNK, peak
     finally:
         right.close()
+
+
+def test_text_past_the_last_code_point_is_refused():
+    """A ``U`` scalar or array holding U+110000 (reading it would raise SystemError): a WireError."""
+    bad = np.array([0x41, 0x110000], "<u4").view("<U2")
+    for frame in (wire.dumps(bad), wire.dumps(np.array(["AB"])[0])):
+        frame = frame.replace(b"\x42\x00\x00\x00", b"\x00\x00\x11\x00").replace(b"42000000", b"00001100")
+        with pytest.raises(wire.WireError, match="code point"):
+            wire.loads(frame)
 
 
 def test_pickles_are_refused_and_never_run(tmp_path):

@@ -172,7 +172,7 @@ def main(argv: list[str] | None = None) -> int:
             wire.send(sock, reply, arena)
         except wire.WireClosed:
             return 0
-        except Exception as exc:  # noqa: BLE001 - a value that cannot be pickled: say so instead
+        except Exception as exc:  # noqa: BLE001 - a value that cannot be sent: say so instead
             wire.send(sock, {"status": "internal", "message": f"cannot send the reply: {type(exc).__name__}: {exc}"})
 
 

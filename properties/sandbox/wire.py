@@ -307,7 +307,13 @@ def encode(value: Any) -> Any:
             return value  # described element by element, or as an Opaque, when it is sent
         return ArrayData.of(value)
     if _is_jax_array(value):
-        return ArrayData.of(np.asarray(value), kind="jax")
+        try:
+            arr = np.asarray(value)
+        except Exception:  # noqa: BLE001 - a PRNG key array, ...
+            return Opaque.of(value, "a jax.Array with no NumPy form: ")
+        if dtype_name(arr.dtype) is None:
+            return Opaque.of(value, f"a jax.Array of dtype {arr.dtype}: ")
+        return ArrayData.of(arr, kind="jax")
     if type(value) in (list, tuple):
         items = [encode(v) for v in value]
         return items if type(value) is list else tuple(items)
@@ -326,9 +332,12 @@ def decode(value: Any, *, jax_arrays: bool = True) -> Any:
     if type(value) is dict:
         return {k: decode(v, jax_arrays=jax_arrays) for k, v in value.items()}
     if type(value) is np.ndarray and value.dtype == object:
-        flat = value.reshape(-1)
-        for i in range(flat.size):
-            flat[i] = decode(flat[i], jax_arrays=jax_arrays)
+        out = np.empty(value.shape, object)
+        flat, items = out.reshape(-1), value.reshape(-1)
+        for i in range(items.size):
+            flat[i] = decode(items[i], jax_arrays=jax_arrays)
+        out.flags.writeable = value.flags.writeable
+        return out
     return value
 
 
@@ -366,7 +375,7 @@ def _to_json(value, buffers: list, depth: int):
     if kind is Opaque:
         return {"o": [value.type, value.text]}
     if _is_jax_array(value):
-        return _array_to_json(ArrayData.of(np.asarray(value), "jax"), buffers)
+        return _to_json(encode(value), buffers, depth)
     if isinstance(value, bool):  # pragma: no cover - bool cannot be subclassed
         return bool(value)
     if isinstance(value, str):
@@ -457,7 +466,15 @@ def _scalar(name, data):
     dt = _dtype(name)
     if type(data) is not str or len(data) != 2 * dt.itemsize or not _HEX.fullmatch(data):
         raise WireError(f"a {name} scalar of {_short(data)}")
-    return np.frombuffer(bytes.fromhex(data), dt, count=1)[0]
+    raw = bytes.fromhex(data)
+    _check_text(dt, raw)
+    return np.frombuffer(raw, dt, count=1)[0]
+
+
+def _check_text(dt: np.dtype, data) -> None:
+    """NumPy text (``U``) holds code points: one past U+10FFFF would make reading it raise SystemError."""
+    if dt.kind == "U" and data and np.frombuffer(data, dt.str[0] + "u4").max() > 0x10FFFF:
+        raise WireError(f"{dt.str} text with a code point past U+10FFFF")
 
 
 def _is_int(value, lo: int = 0, hi: int = MAX_FRAME) -> bool:
@@ -499,6 +516,7 @@ def _array(body: list, buffers: list, used: list) -> ArrayData:
     if not _is_int(offset) or offset % itemsize or offset + lo != 0 or offset + hi != len(data):
         raise WireError(f"an array view (shape {shape}, strides {strides}, offset {_short(offset)}) that does not "
                         f"span its buffer of {len(data)} bytes exactly")
+    _check_text(dt, data)
     used[index] = True
     return ArrayData(kind, dt, shape, tuple(strides), offset, writeable, data)
 
