@@ -198,9 +198,12 @@ def message(changes: list[str]) -> str:
 # -- where the runner uses it -------------------------------------------------------------------------------------------
 
 
-def section(snapshot: "Snapshot | None", changes: list[str]) -> dict:
-    """The report's ``integrity`` entry: how many files were checked, what changed (a non-empty list voids it)."""
-    return {"files": len(snapshot.files) if snapshot is not None else 0, "changed": list(changes)}
+def section(snapshot: "Snapshot | None", changes: list[str]) -> dict | None:
+    """The report's ``integrity`` entry: how many files were checked, what changed (a non-empty list voids it); None
+    when this process took no snapshot."""
+    if snapshot is None:
+        return None
+    return {"files": len(snapshot.files), "changed": list(changes)}
 
 
 def is_void(report: dict) -> bool:

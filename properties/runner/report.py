@@ -18,7 +18,7 @@ Schema (a contract: ``composed-check --report`` writes the same)::
      "summary": {"passed": n, "failed": n, "error": n, "xfailed": n, "skipped": n, "total": n,
                  "examples": n, "seconds": s, "wall_seconds": s},
      "integrity": {"files": n,                   # the suite's own files hashed at the start (runner/integrity.py)
-                   "changed": [...]},           # what changed during the run: non-empty voids the verdict
+                   "changed": [...]} | null,    # what changed during the run: non-empty voids the verdict
      "isolation": {"platform": "linux", "kernel": "6.8.0", "landlock_abi": 7,   # what the candidate processes and
                    "protections": {"fs_write": {"in_force": true, "reason": "..."}, ...},  # the checking ones had
                    "missing": ["tcp", ...]} | null}                   # in force (properties.runner.isolation)
@@ -212,7 +212,8 @@ class _Entry:
         }
 
 
-def build(spec: str, entries: list[dict], wall_seconds: float | None = None, isolation: dict | None = None) -> dict:
+def build(spec: str, entries: list[dict], wall_seconds: float | None = None, isolation: dict | None = None,
+          integrity: dict | None = None) -> dict:
     summary = {k: 0 for k in OUTCOMES}
     for e in entries:
         summary[e["outcome"]] += 1
@@ -223,7 +224,7 @@ def build(spec: str, entries: list[dict], wall_seconds: float | None = None, iso
         summary["wall_seconds"] = round(wall_seconds, 3)
     tiers = [t for t in TIERS if any(e["tier"] == t for e in entries)]
     return {"implementation": spec, "tiers": tiers, "properties": entries, "summary": summary,
-            "isolation": isolation}
+            "isolation": isolation, "integrity": integrity}
 
 
 def verdict_line(report: dict) -> str:
@@ -443,9 +444,8 @@ class ReportPlugin:
         # -- end suite self-check --
         from properties.runner.isolation import report_object  # isolation (issue 14)
 
-        report = build(self.spec, entries, time.time() - self.started, report_object(self.config))
-        report["integrity"] = integrity.section(snapshot, changes or [])  # suite self-check (issue 14)
-        return report
+        return build(self.spec, entries, time.time() - self.started, report_object(self.config),
+                     integrity.section(snapshot, changes or []))
 
     def _emit(self, event: dict) -> None:
         if not self.progress:
