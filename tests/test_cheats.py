@@ -272,7 +272,7 @@ def test_self_check_compares_with_the_record(fake_suite, monkeypatch):
 
 
 def test_self_check_of_the_real_suite_is_cheap():
-    """Recording the suite's files and checking them again: milliseconds (measured ~15 ms and < 1 ms)."""
+    """Recording the suite's files and checking them again: milliseconds (measured 3 ms and 0.5 ms on 2 cores)."""
     import time
 
     from properties.runner import integrity
