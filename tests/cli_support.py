@@ -42,6 +42,8 @@ class Run:
     seconds: float = 0.0
     report: dict | None = field(default=None, repr=False)
     run_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    #: Added to the environment of the run (e.g. PYTHONPATH of a copy of the suite).
+    extra_env: dict = field(default_factory=dict)
 
     def by_id(self) -> dict:
         return {p["id"]: p for p in self.report["properties"]}
@@ -85,8 +87,8 @@ def leftovers(run_id: str) -> list[str]:
 
 def execute(run: Run, timeout: float = 300.0) -> Run:
     start = time.monotonic()
-    proc = subprocess.run(run.args, cwd=run.cwd, capture_output=True, text=True, env=env(run.run_id), timeout=timeout,
-                          errors="replace")
+    proc = subprocess.run(run.args, cwd=run.cwd, capture_output=True, text=True, env={**env(run.run_id), **run.extra_env},
+                          timeout=timeout, errors="replace")
     run.seconds = time.monotonic() - start
     run.returncode, run.stdout, run.stderr = proc.returncode, proc.stdout, proc.stderr
     if run.report_path and os.path.exists(run.report_path):
@@ -103,7 +105,12 @@ def run_all(runs: dict[str, Run]) -> dict[str, Run]:
 
 def check_report_schema(report: dict, spec: str | None = None) -> None:
     """The report's shape is the contract of issue 4, and it is complete: the counts add up."""
-    assert set(report) == {"implementation", "tiers", "properties", "summary"}, sorted(report)
+    assert set(report) == {"implementation", "tiers", "properties", "summary", "integrity", "isolation"}, sorted(report)
+    iso = report["isolation"]  # issue 14: each protection in force or not, with the reason
+    assert iso is None or (isinstance(iso["protections"], dict) and all(
+        set(v) == {"in_force", "reason"} for v in iso["protections"].values())), iso
+    integrity = report["integrity"]  # issue 14: the suite's files checked, none changed (null: built outside a run)
+    assert integrity is None or (integrity["files"] > 0 and integrity["changed"] == []), integrity
     if spec is not None:
         assert report["implementation"] == spec
     assert isinstance(report["tiers"], list) and set(report["tiers"]) <= {"core", "strict", "transforms"}

@@ -14,6 +14,7 @@ interrupted (Ctrl-C; the report of what finished is still printed and written).
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import re
@@ -93,6 +94,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-shrink", action="store_true",
                    help="report the first failing example instead of shrinking it to a minimal one (faster)")
     p.add_argument("--log", metavar="PATH", help="save pytest's complete output here")
+    # -- isolation (issue 14) --
+    from properties.runner import isolation
+
+    p.add_argument(isolation.OPTION, action="store_true", help=isolation.HELP)
+    # -- end of isolation --
     p.add_argument("-q", "--quiet", action="store_true", help="no progress lines, only the table")
     p.add_argument("-v", "--verbose", action="store_true", help="also show pytest's own output")
     return p
@@ -150,6 +156,8 @@ def pytest_command(args, report_path: str, ini_dir: str) -> list[str]:
         cmd += ["--xfails-file", args.xfails_file]
     if args.in_process:
         cmd += ["--in-process"]
+    if args.require_isolation:  # isolation (issue 14)
+        cmd += ["--require-isolation"]
     return cmd
 
 
@@ -235,6 +243,20 @@ def _stop(proc) -> int:
                 pass
 
 
+def _isolation(args) -> tuple[str, str | None]:
+    """Isolation (issue 14): make this process non-dumpable; the header's line about what a candidate process gets
+    here, and the ``--require-isolation`` error if something is missing."""
+    from properties.harness import isolation
+    from properties.sandbox import confine
+
+    if args.in_process:
+        why = "--in-process: the implementation runs in the checking process"
+        rec = isolation.with_checker(confine.none_in_force(why), (False, why))
+    else:
+        rec = isolation.with_checker(confine.probe(), isolation.protect_checker())
+    return isolation.summary(rec), isolation.require_message(rec) if args.require_isolation else None
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     own, extra = _split_extra(argv)
@@ -274,6 +296,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"composed-check: {exc}: the suite needs the 'test' extra: pip install 'composed[test]'", file=sys.stderr)
         return EXIT_USAGE
 
+    isolation_line, isolation_error = _isolation(args)
+    if isolation_error:
+        from properties.runner.exitcodes import Exit
+
+        print(f"composed-check: {isolation_error}", file=sys.stderr)
+        return int(Exit.ISOLATION_MISSING)
+
     with tempfile.TemporaryDirectory(prefix="composed-check-") as tmp:
         Path(tmp, "pytest.ini").write_text("[pytest]\n", encoding="utf-8")
         report_path = os.path.abspath(args.report) if args.report else os.path.join(tmp, "report.json")
@@ -290,9 +319,15 @@ def main(argv: list[str] | None = None) -> int:
         env["PYTHONUNBUFFERED"] = "1"
         run = env.setdefault(processes.ENV_RUN, uuid.uuid4().hex)
         processes.become_subreaper()  # orphans of the run come here, to be killed and reaped
+        # -- suite self-check (issue 14): the suite's files, before any process of the run starts --
+        from properties.runner import integrity
+
+        snapshot = integrity.Snapshot.take()
+        # -- end suite self-check --
         if not args.quiet:
             print(f"composed-check: checking {args.spec} (tier {args.tier}"
                   + (f", profile {args.profile}" if args.profile else "") + ")", flush=True)
+            print(f"composed-check: {isolation_line}", flush=True)
         try:
             # its own process group: a Ctrl-C reaches this process only, which passes one SIGINT on
             proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, text=True,
@@ -314,10 +349,28 @@ def main(argv: list[str] | None = None) -> int:
         reader.join(timeout=5)
         processes.kill_tree(run=run)
         processes.reap_orphans()
+        from properties.harness.isolation import remove_tmpdirs
+
+        remove_tmpdirs(run)  # the candidates' temporary directories (issue 14)
         log = "".join(log_lines)
         if args.log:
             Path(args.log).write_text(log, encoding="utf-8")
+        # -- suite self-check (issue 14): a change, seen here or by pytest, voids the verdict --
+        tampered = integrity.cli_verdict(snapshot, rc, report_path, args.report)
+        if tampered is not None:
+            return tampered
+        # -- end suite self-check --
 
+        from properties.runner.exitcodes import Exit
+
+        if rc == int(Exit.ISOLATION_MISSING) and args.require_isolation:  # isolation (issue 14): no verdict
+            lines = log.splitlines()
+            at = next((i for i, ln in enumerate(lines) if "--require-isolation" in ln), None)
+            found = [] if at is None else [lines[at][lines[at].index("--require-isolation"):]] + [
+                ln for ln in itertools.takewhile(lambda ln: ln.startswith("  "), lines[at + 1:])]
+            print("composed-check: " + ("\n".join(found) or "--require-isolation: a protection is missing"),
+                  file=sys.stderr)
+            return int(Exit.ISOLATION_MISSING)
         if rc == 4 or rc == 5:  # pytest: usage error / nothing collected
             lines = []
             for ln in log.splitlines():
