@@ -77,7 +77,7 @@ def test_wire_forms_cover_the_issue():
     for word in ("Fortran", "every second row", "column slice", "negatively strided", "read-only", "jax.Array",
                  "np.float32"):
         assert word in core, word
-    for word in ("nested list", "tuple of tuples"):
+    for word in ("nested list", "tuple of tuples", "big-endian"):
         assert word in strict, word
     assert PROPERTIES["input_forms"].tier == CORE and PROPERTIES["array_like_inputs"].tier == STRICT
 
@@ -102,13 +102,15 @@ def test_verbatim_accepts_every_core_form_bitwise(verbatim):
     ("x_batch as a nested list", ValueError, "vmap was requested to map its argument along axis 0"),
     ("x_batch as a tuple of tuples", ValueError, "vmap was requested to map its argument along axis 0"),
     ("x_batch as a list of 1-D row arrays", TypeError, "dot_general requires contracting dimensions"),
+    ("big-endian x_batch ('>f4')", TypeError, "Dtype >f4 is not a valid JAX array type"),
 ])
 def test_verbatim_rejects_array_likes(verbatim, label, error, words):
-    """The problem's code rejects lists and tuples: ``nnx.vmap`` maps over each leaf of the pytree (hence strict)."""
+    """The problem's code rejects lists and tuples (``nnx.vmap`` maps over each leaf of the pytree) and big-endian
+    arrays (JAX has no such dtype): hence strict."""
     with pytest.raises(error, match=words):
         verbatim(0, *STRICT_FORMS[label](X, N, F))
     assert set(STRICT_FORMS) == {"x_batch as a nested list", "x_batch as a tuple of tuples",
-                                 "x_batch as a list of 1-D row arrays"}
+                                 "x_batch as a list of 1-D row arrays", "big-endian x_batch ('>f4')"}
 
 
 # --- the bundled implementations ------------------------------------------------------------------------------------
