@@ -206,6 +206,8 @@ def _same_bits(a: np.ndarray, b: np.ndarray) -> bool:
 def _same_nested(a, b) -> bool:
     if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
         return type(a) is type(b) and len(a) == len(b) and all(_same_nested(x, y) for x, y in zip(a, b))
+    if isinstance(a, np.ndarray) and isinstance(b, np.ndarray):  # a list of row arrays
+        return a.shape == b.shape and a.dtype == b.dtype and _same_bits(a, b)
     if isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b):
         return True
     try:
