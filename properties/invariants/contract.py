@@ -74,7 +74,8 @@ def _violation(draw):
     return case
 
 
-@prop(STRICT, _violation())
+@prop(STRICT, _violation(), examples=(S.corner(1, 1, 1, violation="features bool"),
+                                      S.corner(1, 1, 0, violation="num_layers np.bool_")))
 def rejects_invalid_arguments(impl, seed, x_batch, num_layers, features, violation):
     """Every contract violation raises: ``ContractTypeError`` for a wrong type, ``ContractError`` otherwise (both
     ``ValueError``s; a foreign implementation may raise any ``ValueError``/``TypeError``), with a message naming the
@@ -102,7 +103,7 @@ def rejects_invalid_arguments(impl, seed, x_batch, num_layers, features, violati
     raise AssertionError(f"{violation}: the call returned {out.type_name} instead of raising")
 
 
-@prop(STRICT, S.cases(buckets=S.DEEP_BUCKETS, fractional=False), weight=0.08)
+@prop(STRICT, S.cases(buckets=S.DEEP_BUCKETS, fractional=False), weight=0.08, examples=S.corners(((1, 1, 1),)))
 def rejects_every_violation(impl, seed, x_batch, num_layers, features):
     """Every contract violation of :data:`VIOLATIONS`, each tried on the same valid case, raises as
     ``rejects_invalid_arguments`` requires (the right exception naming the argument for a bundled implementation; a
@@ -124,7 +125,7 @@ def rejects_every_violation(impl, seed, x_batch, num_layers, features):
     assert not failures, f"{len(failures)} of {len(VIOLATIONS)} violations not rejected:\n  " + "\n  ".join(failures)
 
 
-@prop(STRICT, S.cases(), weight=0.2)
+@prop(STRICT, S.cases(), weight=0.2, examples=S.corners())
 def input_not_mutated(impl, seed, x_batch, num_layers, features):
     """The caller's x_batch is never modified, in any form the forms properties pass: a plain array, Fortran-ordered,
     strided, column and negatively strided views (and the memory of the larger array around them), read-only, a

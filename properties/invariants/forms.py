@@ -175,7 +175,7 @@ def _same_in_every_form(impl, forms: dict[str, Form], seed, x, num_layers, featu
     )
 
 
-@prop(CORE, S.cases(buckets=S.MULTI_ROW_BUCKETS), weight=0.2)
+@prop(CORE, S.cases(buckets=S.MULTI_ROW_BUCKETS), weight=0.2, examples=S.corners(((2, 1, 1),)))
 def input_forms(impl, seed, x_batch, num_layers, features):
     """The same values give the same result (same dtype, rows within two evaluations' rounding) in every form the
     problem's own code accepts: x_batch Fortran-ordered, as every second row of a larger array, as a column slice or
@@ -194,7 +194,7 @@ def input_forms(impl, seed, x_batch, num_layers, features):
                         why="input_forms")
 
 
-@prop(STRICT, S.cases(buckets=S.MULTI_ROW_BUCKETS), weight=0.2)
+@prop(STRICT, S.cases(buckets=S.MULTI_ROW_BUCKETS), weight=0.2, examples=S.corners(((2, 1, 1),)))
 def array_like_inputs(impl, seed, x_batch, num_layers, features):
     """x_batch as a nested Python list, a tuple of tuples, a list of 1-D row arrays or a big-endian float32 array
     (``'>f4'``) gives the same values (rows within two evaluations' rounding) as the same numbers in a native float32

@@ -101,7 +101,7 @@ def convert_output(out: Any) -> dict:
     if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype.kind == "V"):
         info["problem"] = f"the output must be a numeric array: got dtype {arr.dtype} from {kind.__name__}"
         return info
-    info["array"] = np.ascontiguousarray(arr)
+    info["array"] = np.asarray(arr, order="C")  # not ascontiguousarray: it makes a 0-d array 1-d
     return info
 
 

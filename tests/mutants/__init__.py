@@ -147,6 +147,7 @@ MUTANTS: dict[str, Mutant] = dict(
         _m(contract.scratch_in_strided_input, "input_not_mutated", "strict"),
         _m(contract.scratch_in_view_padding, "input_not_mutated", "strict"),
         _m(forms.misreads_byte_order, "array_like_inputs", "strict"),
+        _m(contract.squeezed, "output_shape"),
         # --- the domain's edges (issue 8): right in the small corner, wrong at large sizes, depths or magnitudes --------
         _m(domain.batch_tail_lost, "boundary"),
         _m(domain.batch_tail_misread, "boundary"),
