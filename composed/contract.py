@@ -10,7 +10,8 @@ Every implementation bundled in :mod:`composed` calls :func:`validate` first, so
   float32 is the core case; float16, bfloat16 and float64 are accepted and computed in the dtype JAX canonicalises them
   to (float64 becomes float32 unless x64 is enabled); integer and bool arrays are promoted to float32; complex, object
   and string arrays, floats wider than 64 bits (``np.longdouble`` where it is 80/128-bit) and the float8 family are
-  rejected.
+  rejected. Any byte order is accepted: a non-native one (``np.dtype('>f4')`` on a little-endian machine, as FITS and
+  many binary formats give it) is read by value, as NumPy reads it (``x.astype(x.dtype.newbyteorder('='))``).
 
 A violation raises :class:`ContractError` (a ``ValueError``); a wrong *type* raises :class:`ContractTypeError`, which
 is both a ``ContractError`` and a ``TypeError``. Messages name the argument and what was received. The input array is
@@ -98,7 +99,8 @@ def _check_x(x_batch: Any, features: int) -> Any:
             f"({_describe(x_batch)})"
         )
     if jnp.issubdtype(dtype, jnp.floating):
-        canonical = jax.dtypes.canonicalize_dtype(dtype)
+        # '>f4' on a little-endian machine: JAX has no such type (and canonicalises it to itself); the values count
+        canonical = jax.dtypes.canonicalize_dtype(dtype.newbyteorder("="))
     elif dtype.kind in "biu":
         canonical = np.dtype(np.float32)
     else:

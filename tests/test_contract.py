@@ -64,6 +64,7 @@ VIOLATIONS = [
     ("num_layers-inf", "num_layers", float("inf"), VALUE_ERROR, r"inf"),
     ("num_layers-str", "num_layers", "2", TYPE_ERROR, r"str '2'"),
     ("num_layers-bool", "num_layers", True, TYPE_ERROR, r"bool.*True"),
+    ("num_layers-np-bool", "num_layers", np.bool_(True), TYPE_ERROR, r"bool.*True"),
     ("num_layers-none", "num_layers", None, TYPE_ERROR, r"None"),
     ("features-0", "features", 0, VALUE_ERROR, r"got int 0"),
     ("features-0.5", "features", 0.5, VALUE_ERROR, r"0\.5"),
@@ -71,6 +72,8 @@ VIOLATIONS = [
     ("features-nan", "features", float("nan"), VALUE_ERROR, r"nan"),
     ("features-inf", "features", float("inf"), VALUE_ERROR, r"inf"),
     ("features-str", "features", "4", TYPE_ERROR, r"str '4'"),
+    ("features-bool", "features", True, TYPE_ERROR, r"bool.*True"),
+    ("features-np-bool", "features", np.bool_(True), TYPE_ERROR, r"bool.*True"),
     ("x-1d", "x_batch", np.ones(F, np.float32), VALUE_ERROR, r"1-D.*\(4,\)"),
     ("x-3d", "x_batch", np.ones((B, F, 1), np.float32), VALUE_ERROR, r"3-D.*\(3, 4, 1\)"),
     ("x-0d", "x_batch", np.float32(1.0), VALUE_ERROR, r"0-D"),
@@ -255,3 +258,16 @@ def test_low_precision_floats_keep_their_dtype(impl, dtype):
     # N*F unit roundoffs of the dtype, relative to the largest output (measured worst: 0.4 of this on 90 cases).
     tol = N * F * float(ml_dtypes.finfo(dtype).eps) * scale
     assert np.abs(out.astype(np.float64) - ref).max() <= tol
+
+
+@pytest.mark.parametrize("dtype", ["f4", "f2", "f8", "i4", "u2"])
+def test_non_native_byte_order_is_read_by_value(impl, dtype):
+    """A batch in the other byte order (big-endian on the usual machines: FITS and many binary formats) gives what
+    the same values in native byte order give, bit for bit and in the same dtype
+    (``x.astype(x.dtype.newbyteorder('='))``), and is left as it was."""
+    x = (_x(seed=12) * 3).astype(np.dtype(dtype).newbyteorder("S"))
+    before = x.copy()
+    native = x.astype(x.dtype.newbyteorder("="))
+    assert not x.dtype.isnative and native.dtype.isnative
+    assert _same(_out(impl, 5, x, N, F), _out(impl, 5, native, N, F))
+    assert x.dtype == before.dtype and np.array_equal(x, before)

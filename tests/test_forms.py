@@ -77,7 +77,7 @@ def test_wire_forms_cover_the_issue():
     for word in ("Fortran", "every second row", "column slice", "negatively strided", "read-only", "jax.Array",
                  "np.float32"):
         assert word in core, word
-    for word in ("nested list", "tuple of tuples"):
+    for word in ("nested list", "tuple of tuples", "big-endian"):
         assert word in strict, word
     assert PROPERTIES["input_forms"].tier == CORE and PROPERTIES["array_like_inputs"].tier == STRICT
 
@@ -102,13 +102,15 @@ def test_verbatim_accepts_every_core_form_bitwise(verbatim):
     ("x_batch as a nested list", ValueError, "vmap was requested to map its argument along axis 0"),
     ("x_batch as a tuple of tuples", ValueError, "vmap was requested to map its argument along axis 0"),
     ("x_batch as a list of 1-D row arrays", TypeError, "dot_general requires contracting dimensions"),
+    ("big-endian x_batch ('>f4')", TypeError, "Dtype >f4 is not a valid JAX array type"),
 ])
 def test_verbatim_rejects_array_likes(verbatim, label, error, words):
-    """The problem's code rejects lists and tuples: ``nnx.vmap`` maps over each leaf of the pytree (hence strict)."""
+    """The problem's code rejects lists and tuples (``nnx.vmap`` maps over each leaf of the pytree) and big-endian
+    arrays (JAX has no such dtype): hence strict."""
     with pytest.raises(error, match=words):
         verbatim(0, *STRICT_FORMS[label](X, N, F))
     assert set(STRICT_FORMS) == {"x_batch as a nested list", "x_batch as a tuple of tuples",
-                                 "x_batch as a list of 1-D row arrays"}
+                                 "x_batch as a list of 1-D row arrays", "big-endian x_batch ('>f4')"}
 
 
 # --- the bundled implementations ------------------------------------------------------------------------------------
@@ -136,3 +138,45 @@ def test_correct_implementation_passes(impl, prop, verbatim):
     func = verbatim if impl == "verbatim" else composed.IMPLEMENTATIONS[impl]
     outcome = run_property(func, prop, max_examples=1)
     assert outcome.kind == PASSED, f"{impl} rejected by {prop}: {outcome.message[:3000]}"
+
+
+# --- the guard sees a modification of every form (input_not_mutated) -------------------------------------------------
+
+
+@pytest.mark.parametrize("label", [label for label in ALL_FORMS if ALL_FORMS[label](X, N, F)[0] is not X])
+def test_guard_sees_a_write_into_each_form(label):
+    """A write into any array form of x_batch is reported, a write into the padding of a view's larger array (outside
+    the view's own items) included; a call that writes nothing is not. Here in process, as ``--in-process`` runs
+    it, and on the copy the wire rebuilds (as the candidate process sees it)."""
+    import pickle
+
+    from properties.sandbox import guard, wire
+
+    built = ALL_FORMS[label](X, N, F)[0]
+    bufs = []
+    payload = pickle.dumps(wire.encode(built), protocol=5, buffer_callback=bufs.append)
+    rebuilt = wire.decode(pickle.loads(payload, buffers=[bytearray(b.raw()) for b in bufs]))
+    for x in (built, rebuilt):
+        assert not guard.run(lambda: None, args=(x,))["mutated"]
+        if not isinstance(x, np.ndarray) or not x.flags.writeable:
+            continue
+        assert guard.run(lambda: x.__setitem__((0, 0), 99.0), args=(x,))["mutated"], label
+        owner = guard._owner(x)
+        assert (owner is not None) == ("larger array" in label or "wider array" in label), label
+        if owner is not None:  # a view into larger memory: change only the bytes outside its items
+            memory = np.frombuffer(owner, np.uint8)
+            keep, before = x.copy(), memory.copy()
+            memory[:] = 0xAB
+            x[...] = keep
+            padding = memory != before
+            memory[:] = before
+            assert padding.any(), label
+            assert guard.run(lambda: memory.__setitem__(padding, 0xAB), args=(x,))["mutated"], label
+
+
+def test_output_keeps_its_shape():
+    """The guard converts a result without reshaping it: a 0-d array stays 0-d (``output_shape`` judges it)."""
+    from properties.sandbox import guard
+
+    assert guard.convert_output(np.float32(1.0))["array"].shape == ()
+    assert guard.convert_output(np.ones((2, 3), np.float32)[:, ::2])["array"].shape == (2, 2)

@@ -26,7 +26,8 @@ def _fractional_seed(draw):
     return case
 
 
-@prop(CORE, _fractional_seed(), weight=0.6)
+@prop(CORE, _fractional_seed(), weight=0.6,
+      examples=({**S.corner(1, 1, 1), "seed": S.CORNER_SEED + 0.5, "int_seed": S.CORNER_SEED},))
 def seed_truncates_toward_zero(impl, seed, int_seed, x_batch, num_layers, features):
     """A fractional seed acts as ``int(seed)`` (truncation toward zero): f(3.7) = f(3), f(-0.5) = f(0), f(-2.9) = f(-2).
 
@@ -47,7 +48,8 @@ def _seed_pair(draw):
     return case
 
 
-@prop(CORE, _seed_pair(), weight=0.6)
+@prop(CORE, _seed_pair(), weight=0.6,
+      examples=S.corners(((1, 1, 1),), other=S.CORNER_SEED + 1, wrapped=S.CORNER_SEED + 2**32))
 def seed_semantics(impl, seed, other, wrapped, x_batch, num_layers, features):
     """Seeds that differ modulo 2**32 give different outputs (for a non-zero output); seeds equal modulo 2**32 give
     the same output, as ``jax.random.key`` does with x64 disabled.
@@ -82,7 +84,8 @@ def _seed_and_residue(draw):
     return case
 
 
-@prop(CORE, _seed_and_residue(), weight=0.6)
+@prop(CORE, _seed_and_residue(), weight=0.6,
+      examples=({**S.corner(1, 1, 1), "seed": S.CORNER_SEED + (2**31 - 1) * 2**32, "small": S.CORNER_SEED},))
 def seeds_wrap_modulo_2_32(impl, seed, small, x_batch, num_layers, features):
     """Any seed in [-2**63, 2**63) gives exactly the output of its signed 32-bit residue ``small`` (seed = small +
     k 2**32, k up to +-2**31): ``jax.random.key`` with x64 disabled keeps the low 32 bits.
@@ -113,7 +116,8 @@ def _fractional_layers(draw):
     return case
 
 
-@prop(CORE, _fractional_layers(), weight=0.6)
+@prop(CORE, _fractional_layers(), weight=0.6,
+      examples=tuple({**S.corner(1, 1, n), "num_layers": n + 0.5, "int_layers": n} for n in (0, 1)))
 def layers_truncate_toward_zero(impl, seed, x_batch, num_layers, int_layers, features):
     """``num_layers`` acts as ``int(num_layers)``: f(N + 0.9) = f(N), and a count in (-1, 0) is 0 layers.
 
@@ -135,7 +139,8 @@ def _fractional_features(draw):
     return case
 
 
-@prop(CORE, _fractional_features(), weight=0.4)
+@prop(CORE, _fractional_features(), weight=0.4,
+      examples=tuple({**S.corner(1, 1, n), "features": 1.5, "int_features": 1} for n in (0, 1)))
 def features_truncate_toward_zero(impl, seed, x_batch, num_layers, features, int_features):
     """``features`` acts as ``int(features)``: f(..., F + 0.75) = f(..., F), bit for bit.
 
@@ -149,7 +154,8 @@ def features_truncate_toward_zero(impl, seed, x_batch, num_layers, features, int
                      label=f"f(features={features!r}) vs f(features={int_features})")
 
 
-@prop(CORE, S.cases(buckets=tuple((b, f, 0) for b, f, _ in S.SHAPE_BUCKETS)))
+@prop(CORE, S.cases(buckets=tuple((b, f, 0) for b, f, _ in S.SHAPE_BUCKETS)),
+      examples=S.corners(((1, 1, 0), (2, 1, 0))))
 def zero_layers_is_identity(impl, seed, x_batch, num_layers, features):
     """With int(num_layers) == 0 the output is x_batch itself, flattened, exactly (no layer, no relu).
 

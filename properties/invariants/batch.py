@@ -18,7 +18,7 @@ def _permuted(draw):
     return case
 
 
-@prop(CORE, _permuted(), weight=0.7)
+@prop(CORE, _permuted(), weight=0.7, examples=S.corners(S.MULTI_ROW_CORNERS, perm=[1, 0]))
 def batch_permutation_equivariance(impl, seed, x_batch, num_layers, features, perm):
     """Permuting the rows of x_batch permutes the rows of the (B, F) output the same way: f(x[p]) = f(x)[p].
 
@@ -42,7 +42,7 @@ def _split(draw):
     return case
 
 
-@prop(CORE, _split(), weight=0.6)
+@prop(CORE, _split(), weight=0.6, examples=S.corners(S.MULTI_ROW_CORNERS, cut=1, edit_row=0))
 def batch_locality(impl, seed, x_batch, num_layers, features, cut, edit_row):
     """Rows are independent: f on a split of the batch equals the matching rows of f on the whole batch, and editing
     one input row changes only that output row.

@@ -18,8 +18,10 @@ Which forms the problem's own code accepts (``tests/candidates/verbatim.py``, ja
 * rejected: a nested Python list and a tuple of tuples (``nnx.vmap`` maps over every leaf of the pytree, each a
   Python float: ``ValueError: vmap was requested to map its argument along axis 0, which implies that its rank should
   be at least 1, but is only 0``), and a list of 1-D row arrays (``TypeError: dot_general requires contracting
-  dimensions to have the same shape``) -- the **strict** property :func:`array_like_inputs`: the contract of
-  ``composed`` says array-like, and every bundled implementation converts them (``composed.contract.validate``).
+  dimensions to have the same shape``), and a big-endian float32 array (``np.dtype('>f4')``, as FITS and many binary
+  formats give it: ``TypeError: Dtype >f4 is not a valid JAX array type``) -- the **strict** property
+  :func:`array_like_inputs`: the contract of ``composed`` says array-like and reads any byte order by value, and
+  every bundled implementation converts them (``composed.contract.validate``).
 
 Comparison: row by row within the tolerance for two evaluations of the implementation (``assert_rows_close``: 64 x the
 propagated rounding scale; rows whose scale is 0 -- N = 0, zero rows -- must match exactly), not bitwise. Every bundled
@@ -131,6 +133,7 @@ STRICT_FORMS: dict[str, Form] = {
     "x_batch as a nested list": lambda x, n, f: (x.tolist(), n, f),
     "x_batch as a tuple of tuples": lambda x, n, f: (tuple(tuple(row) for row in x.tolist()), n, f),
     "x_batch as a list of 1-D row arrays": lambda x, n, f: ([np.array(row) for row in x], n, f),
+    "big-endian x_batch ('>f4')": lambda x, n, f: (x.astype(">f4"), n, f),
 }
 
 
@@ -172,7 +175,7 @@ def _same_in_every_form(impl, forms: dict[str, Form], seed, x, num_layers, featu
     )
 
 
-@prop(CORE, S.cases(buckets=S.MULTI_ROW_BUCKETS), weight=0.2)
+@prop(CORE, S.cases(buckets=S.MULTI_ROW_BUCKETS), weight=0.2, examples=S.corners(((2, 1, 1),)))
 def input_forms(impl, seed, x_batch, num_layers, features):
     """The same values give the same result (same dtype, rows within two evaluations' rounding) in every form the
     problem's own code accepts: x_batch Fortran-ordered, as every second row of a larger array, as a column slice or
@@ -191,14 +194,16 @@ def input_forms(impl, seed, x_batch, num_layers, features):
                         why="input_forms")
 
 
-@prop(STRICT, S.cases(buckets=S.MULTI_ROW_BUCKETS), weight=0.2)
+@prop(STRICT, S.cases(buckets=S.MULTI_ROW_BUCKETS), weight=0.2, examples=S.corners(((2, 1, 1),)))
 def array_like_inputs(impl, seed, x_batch, num_layers, features):
-    """x_batch as a nested Python list, a tuple of tuples or a list of 1-D row arrays gives the same values (rows
-    within two evaluations' rounding) as the same numbers in a float32 array: the contract says array-like. (The
-    problem's own code rejects all three: ``nnx.vmap`` maps over the leaves of the list.)
+    """x_batch as a nested Python list, a tuple of tuples, a list of 1-D row arrays or a big-endian float32 array
+    (``'>f4'``) gives the same values (rows within two evaluations' rounding) as the same numbers in a native float32
+    array: the contract says array-like, and reads any byte order by value. (The problem's own code rejects all four:
+    ``nnx.vmap`` maps over the leaves of the list; JAX has no big-endian dtype.)
 
     Catches: ``isinstance(x, np.ndarray)`` checks that raise on lists, implementations that call ``x.shape`` or
-    ``x.dtype`` on the argument, a list of rows taken as a pytree of separate inputs.
+    ``x.dtype`` on the argument, a list of rows taken as a pytree of separate inputs, big-endian bytes read as
+    native ones (or handed to JAX as they are).
     """
     x, plain, base = _plain(impl, seed, x_batch, num_layers, features)
     assert_some_nonzero(base, "array_like_inputs")

@@ -21,7 +21,7 @@ from properties.invariants.base import CORE, STRICT, Property, prop
 SMALLEST_CASE = dict(seed=7, x_batch=np.array([[1.0, 0.5]], dtype=np.float32), num_layers=2, features=2)
 
 
-@prop(CORE, S.cases(), examples=(SMALLEST_CASE,))
+@prop(CORE, S.cases(), examples=(SMALLEST_CASE, *S.corners()))
 def matches_oracle(impl, seed, x_batch, num_layers, features):
     """The output equals the explicit float64 loop over layers (``composed.oracle``) on the spec's parameters, row by
     row within C = 8 times the propagated float32 rounding scale (the tolerance policy of
@@ -68,7 +68,13 @@ def _dtyped(draw):
     return case
 
 
-@prop(STRICT, _dtyped(), weight=0.8)
+def _dtyped_corner(dtype_name: str) -> dict:
+    x = np.ones((1, 1), dtype=dtype_name)
+    x.flags.writeable = False
+    return {**S.corner(1, 1, 1), "x_batch": x, "dtype_name": dtype_name}
+
+
+@prop(STRICT, _dtyped(), weight=0.8, examples=(_dtyped_corner("float16"), _dtyped_corner("bool")))
 def dtypes(impl, seed, x_batch, num_layers, features, dtype_name):
     """float16/bfloat16/float64 inputs are computed and returned in their canonical dtype (float64 -> float32 without
     x64), integer and bool inputs are promoted to float32; the values match the oracle within that dtype's tolerance.
@@ -92,7 +98,14 @@ def _nonfinite(draw):
     return case
 
 
-@prop(STRICT, _nonfinite(), weight=0.6)
+def _nonfinite_corner(b: int, f: int, n: int) -> dict:
+    x = np.array(S.corner(b, f, n)["x_batch"])
+    x[0, 0] = np.nan
+    x.flags.writeable = False
+    return {**S.corner(b, f, n), "x_batch": x, "bad_row": 0}
+
+
+@prop(STRICT, _nonfinite(), weight=0.6, examples=tuple(_nonfinite_corner(*shape) for shape in S.MULTI_ROW_CORNERS))
 def nonfinite_rows_stay_in_their_row(impl, seed, x_batch, num_layers, features, bad_row):
     """A NaN or inf in one input row affects only that row's output: every other row equals the oracle. A NaN row
     stays NaN through the layers (relu propagates NaN); with N = 0 it comes back unchanged."""

@@ -15,7 +15,7 @@ from properties.harness.proxy import as_output
 from properties.invariants.base import CORE, STRICT, prop
 
 
-@prop(CORE, S.cases())
+@prop(CORE, S.cases(), examples=S.corners())
 def output_shape(impl, seed, x_batch, num_layers, features):
     """The output is a 1-D array of length B*F.
 
@@ -27,7 +27,7 @@ def output_shape(impl, seed, x_batch, num_layers, features):
     assert out.shape == (b * f,), f"output shape {out.shape}, expected (B*F,) = ({b * f},)"
 
 
-@prop(CORE, S.cases(buckets=S.DEEP_BUCKETS, wide=True))
+@prop(CORE, S.cases(buckets=S.DEEP_BUCKETS, wide=True), examples=S.corners(((1, 1, 1),)))
 def nonnegative_and_finite(impl, seed, x_batch, num_layers, features):
     """For finite input and N >= 1 every output entry is finite and >= 0 (relu comes last).
 
@@ -39,7 +39,7 @@ def nonnegative_and_finite(impl, seed, x_batch, num_layers, features):
     assert not neg.any(), f"{int(neg.sum())} negative output entries, e.g. {out[neg][:5].tolist()} (relu comes last)"
 
 
-@prop(STRICT, S.cases())
+@prop(STRICT, S.cases(), examples=S.corners())
 def float32_in_float32_out(impl, seed, x_batch, num_layers, features):
     """float32 input gives a float32 output (no silent promotion to float64, no demotion)."""
     out = as_output(impl(seed, x_batch, num_layers, features))
@@ -54,7 +54,7 @@ def _empty(draw):
                 features=draw(S.as_count(f)))
 
 
-@prop(STRICT, _empty(), weight=0.3)
+@prop(STRICT, _empty(), weight=0.3, examples=S.corners(((0, 1, 0), (0, 1, 1))))
 def empty_batch(impl, seed, x_batch, num_layers, features):
     """B = 0 is valid and returns an empty 1-D float32 array of shape (0,)."""
     out = as_output(impl(seed, x_batch, num_layers, features))

@@ -101,7 +101,7 @@ def convert_output(out: Any) -> dict:
     if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype.kind == "V"):
         info["problem"] = f"the output must be a numeric array: got dtype {arr.dtype} from {kind.__name__}"
         return info
-    info["array"] = np.ascontiguousarray(arr)
+    info["array"] = np.asarray(arr, order="C")  # not ascontiguousarray: it makes a 0-d array 1-d
     return info
 
 
@@ -120,17 +120,52 @@ def _is_jax(value) -> bool:
 
 
 def snapshot_args(args) -> list:
-    """Copies of the mutable arrays and lists among ``args`` (to detect in-place modification)."""
+    """Copies of the arrays and lists among ``args`` (to detect in-place modification).
+
+    An array that is a view (a strided or reversed slice, a column of a wider array, or any array rebuilt from the
+    wire, whose memory is a buffer it does not own) is saved with the memory it lives in, so a write through it
+    outside its own items (the padding between strided rows, the rest of the parent) is seen too. A ``jax.Array``
+    is saved as its values (it is immutable, but it can be deleted or donated, or written through ``__dlpack__``).
+    """
     out = []
     for value in args:
         if isinstance(value, np.ndarray):
             out.append((value, np.array(value, copy=True)))
+            owner = _owner(value)
+            if owner is not None:
+                out.append((owner, bytes(owner)))
         elif isinstance(value, list):
             try:
                 out.append((value, copy.deepcopy(value)))
             except BaseException:  # noqa: BLE001
                 pass
+        elif _is_jax(value):
+            try:
+                out.append((value, ("jax", np.array(value, copy=True))))
+            except BaseException:  # noqa: BLE001 - a deleted or otherwise unreadable array: nothing to compare
+                pass
     return out
+
+
+def _owner(a: np.ndarray) -> memoryview | None:
+    """The writable memory ``a`` is a view into, as bytes, when it is larger than ``a``'s own items (None when ``a``
+    owns its memory or covers all of it)."""
+    base = a
+    while isinstance(base, np.ndarray) and base.base is not None:
+        base = base.base
+    if base is a:
+        return None
+    if isinstance(base, np.ndarray):  # the array that owns the memory (in the caller's process)
+        if not (base.flags.c_contiguous or base.flags.f_contiguous):
+            return None
+        base = base.ravel(order="K").view(np.uint8)  # its bytes, no copy
+    try:
+        view = memoryview(base).cast("B")  # a buffer (the candidate process: the memory rebuilt from the wire)
+    except (TypeError, ValueError, BufferError):
+        return None
+    if view.readonly or view.nbytes == a.nbytes:
+        return None
+    return view
 
 
 def mutated(snapshots) -> bool:
@@ -139,6 +174,16 @@ def mutated(snapshots) -> bool:
             if original.shape != saved.shape or original.dtype != saved.dtype:
                 return True
             if not _same_bits(original, saved):
+                return True
+        elif isinstance(saved, bytes):  # the memory a view lives in
+            if original != saved:
+                return True
+        elif isinstance(saved, tuple) and saved[:1] == ("jax",):
+            try:
+                now = np.asarray(original)
+            except BaseException:  # noqa: BLE001 - deleted (jax.Array.delete, a donated buffer)
+                return True
+            if now.shape != saved[1].shape or now.dtype != saved[1].dtype or not _same_bits(now, saved[1]):
                 return True
         elif not _same_nested(original, saved):
             return True
@@ -161,6 +206,8 @@ def _same_bits(a: np.ndarray, b: np.ndarray) -> bool:
 def _same_nested(a, b) -> bool:
     if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
         return type(a) is type(b) and len(a) == len(b) and all(_same_nested(x, y) for x, y in zip(a, b))
+    if isinstance(a, np.ndarray) and isinstance(b, np.ndarray):  # a list of row arrays
+        return a.shape == b.shape and a.dtype == b.dtype and _same_bits(a, b)
     if isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b):
         return True
     try:

@@ -62,7 +62,7 @@ def _type_name(value) -> str:
 
 
 def _numpy(value) -> np.ndarray:
-    return np.ascontiguousarray(np.asarray(value))
+    return np.asarray(value, order="C")  # not ascontiguousarray: it makes a 0-d array 1-d
 
 
 def not_jax(func: Callable, seed, x_batch, num_layers, features) -> str | None:

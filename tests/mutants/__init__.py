@@ -142,6 +142,12 @@ MUTANTS: dict[str, Mutant] = dict(
         _m(forms.fortran_transposed, "input_forms"),
         _m(forms.rejects_numpy_counts, "input_forms"),
         _m(forms.rejects_array_likes, "array_like_inputs", "strict"),
+        # --- the strict contract's corners and the degenerate shape (issue 15, items 4-6) ---------------------------
+        _m(contract.accepts_bool_counts, "rejects_invalid_arguments rejects_every_violation", "strict"),
+        _m(contract.scratch_in_strided_input, "input_not_mutated", "strict"),
+        _m(contract.scratch_in_view_padding, "input_not_mutated", "strict"),
+        _m(forms.misreads_byte_order, "array_like_inputs", "strict"),
+        _m(contract.squeezed, "output_shape"),
         # --- the domain's edges (issue 8): right in the small corner, wrong at large sizes, depths or magnitudes --------
         _m(domain.batch_tail_lost, "boundary"),
         _m(domain.batch_tail_misread, "boundary"),

@@ -84,3 +84,41 @@ def first_shard_only(seed, x_batch, num_layers, features):
         x_batch = x_batch.addressable_shards[0].data
     seed, x, n, f = validated(seed, x_batch, num_layers, features)
     return run(seed, x, n, f)
+
+
+def accepts_bool_counts(seed, x_batch, num_layers, features):
+    """Accepts ``True``/``False`` and ``np.bool_`` as num_layers and features (as 1, 0): the contract refuses them."""
+    num_layers = int(num_layers) if isinstance(num_layers, (bool, np.bool_)) else num_layers
+    features = int(features) if isinstance(features, (bool, np.bool_)) else features
+    seed, x, n, f = validated(seed, x_batch, num_layers, features)
+    return run(seed, x, n, f)
+
+
+def scratch_in_strided_input(seed, x_batch, num_layers, features):
+    """Right result, then reuses a writable non-contiguous x_batch as scratch (zeroes it); contiguous input is kept."""
+    seed, x, n, f = validated(seed, x_batch, num_layers, features)
+    out = np.asarray(run(seed, x, n, f)).copy()
+    if isinstance(x_batch, np.ndarray) and x_batch.flags.writeable and not (
+            x_batch.flags.c_contiguous or x_batch.flags.f_contiguous):
+        x_batch[...] = 0
+    return out
+
+
+def scratch_in_view_padding(seed, x_batch, num_layers, features):
+    """Right result, then writes into the memory a view of a larger array spans outside its own items (the padding)."""
+    seed, x, n, f = validated(seed, x_batch, num_layers, features)
+    out = np.asarray(run(seed, x, n, f)).copy()
+    if isinstance(x_batch, np.ndarray) and x_batch.size and x_batch.flags.writeable and x_batch.base is not None:
+        keep = x_batch.copy()
+        low = x_batch[tuple(slice(None, None, -1) if s < 0 else slice(None) for s in x_batch.strides)]
+        span = sum(abs(s) * (n - 1) for s, n in zip(x_batch.strides, x_batch.shape)) // x_batch.itemsize + 1
+        # every item from the view's lowest address to its highest: the view's items and the padding between them
+        np.lib.stride_tricks.as_strided(low, shape=(span,), strides=(x_batch.itemsize,))[...] = 0
+        x_batch[...] = keep
+    return out
+
+
+def squeezed(seed, x_batch, num_layers, features):
+    """Squeezes its flat result (``jnp.squeeze``): a 0-d array when B = F = 1, the right (B*F,) shape elsewhere."""
+    seed, x, n, f = validated(seed, x_batch, num_layers, features)
+    return jnp.squeeze(run(seed, x, n, f))

@@ -59,3 +59,11 @@ def rejects_array_likes(seed, x_batch, num_layers, features):
         raise TypeError(f"x_batch must be a numpy or jax array, got {type(x_batch).__name__}")
     seed, x, n, f = validated(seed, x_batch, num_layers, features)
     return run(seed, x, n, f)
+
+
+def misreads_byte_order(seed, x_batch, num_layers, features):
+    """Reads a big-endian x_batch's bytes as native floats (``x.view('<f4')``) instead of reading its values."""
+    if isinstance(x_batch, np.ndarray) and not x_batch.dtype.isnative:
+        x_batch = x_batch.view(x_batch.dtype.newbyteorder("="))
+    seed, x, n, f = validated(seed, x_batch, num_layers, features)
+    return run(seed, x, n, f)
