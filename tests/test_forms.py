@@ -148,14 +148,10 @@ def test_guard_sees_a_write_into_each_form(label):
     """A write into any array form of x_batch is reported, a write into the padding of a view's larger array (outside
     the view's own items) included; a call that writes nothing is not. Here in process, as ``--in-process`` runs
     it, and on the copy the wire rebuilds (as the candidate process sees it)."""
-    import pickle
-
     from properties.sandbox import guard, wire
 
     built = ALL_FORMS[label](X, N, F)[0]
-    bufs = []
-    payload = pickle.dumps(wire.encode(built), protocol=5, buffer_callback=bufs.append)
-    rebuilt = wire.decode(pickle.loads(payload, buffers=[bytearray(b.raw()) for b in bufs]))
+    rebuilt = wire.decode(wire.loads(wire.dumps(wire.encode(built))))
     for x in (built, rebuilt):
         assert not guard.run(lambda: None, args=(x,))["mutated"]
         if not isinstance(x, np.ndarray) or not x.flags.writeable:
