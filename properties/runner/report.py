@@ -36,7 +36,7 @@ from pathlib import Path, PurePath
 import pytest
 
 from properties.harness import processes
-from properties.invariants.base import CORE, TIERS
+from properties.harness.tiers import TIERS
 
 SUITE_DIR = Path(__file__).resolve().parent.parent  # where the test_*.py modules of the suite are
 OUTCOMES = ("passed", "failed", "error", "xfailed", "skipped")
@@ -74,16 +74,12 @@ def tier_of(prop_id: str, keywords=()) -> str | None:
     for tier in TIERS:
         if tier in keywords:
             return tier
-    base = prop_id.split("[", 1)[0]
-    if base in ("grid", "boundary"):
-        return CORE
     try:
-        from properties.invariants import PROPERTIES
+        from properties.runner.plan import tier
 
-        found = PROPERTIES.get(base)
+        return tier(prop_id)  # a property's, or its case set's (grid, boundary, ...)
     except Exception:  # noqa: BLE001
-        found = None
-    return found.tier if found is not None else None
+        return None
 
 
 def _trim(text: str) -> str:
@@ -371,6 +367,7 @@ class ReportPlugin:
             entry = self._entry(nodeid)
             if entry.start is None:
                 entry.start = time.time()
+                self._emit({"event": "start", "id": entry.id})
 
     def pytest_runtest_logreport(self, report):
         if report.nodeid not in self.entries and not self._is_suite_nodeid(report.nodeid):
@@ -425,7 +422,9 @@ class ReportPlugin:
 
     def report(self) -> dict:
         entries = [self.entries[n].as_dict(self.stopped) for n in self.order]
-        return build(self.spec, entries, time.time() - self.started)
+        report = build(self.spec, entries, time.time() - self.started)
+        report["seed"] = getattr(self, "seed", None)  # Hypothesis's seed of the run (--seed)
+        return report
 
     def _emit(self, event: dict) -> None:
         if not self.progress:
