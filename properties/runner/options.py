@@ -79,18 +79,19 @@ OPTIONS: tuple[Option, ...] = (
            "path/to/file.py[:attr] (attr defaults to composed_transforms). Default: fast", metavar="SPEC", env=ENV_IMPL, where=PLUGIN, section="select"),
     Option("--tier", "run the properties of one tier: " + _tier_help(), default="all", choices=(*TIERS, "all"),
            section="select"),
-    Option("-k", "only the properties whose id matches EXPR (pytest's -k: 'matches_oracle or grid', 'not boundary')",
+    Option("-k", "only the properties whose id matches EXPR ('matches_oracle or grid', 'not boundary'). Under "
+           "pytest: -k EXPR",
            metavar="EXPR", where=CLI, to_pytest=lambda v: ["-k", v], section="select"),
     Option("--last-failed", "run only the properties that failed in the last run of this SPEC (all of them when none "
            "failed); the record is kept in the state directory (--state-dir), not in the working directory. Under "
-           "pytest: pytest's own --lf", where=CLI, short="--lf", to_pytest=lambda v: ["--lf"] if v else [],
+           "pytest: --lf (pytest's cache)", where=CLI, short="--lf", to_pytest=lambda v: ["--lf"] if v else [],
            section="select"),
     Option("--xfails-file", "properties expected to fail: one property id or id prefix per line, '#' comments; they "
            "become xfail (non-strict), a line matching none gives a warning", metavar="PATH", section="select"),
     # -- how much ------------------------------------------------------------------------------------------------------
     Option("--profile", "Hypothesis profile: quick (4 examples a property), default (25), ci (25, derandomized), "
            "exhaustive (150, the whole grid and boundary set). Default: Hypothesis's ('ci' when $CI is set). Under "
-           "pytest: --hypothesis-profile", choices=PROFILES, where=CLI,
+           "pytest: --hypothesis-profile NAME", choices=PROFILES, where=CLI,
            to_pytest=lambda v: ["--hypothesis-profile", v] if v else [], section="examples"),
     Option("--seed", "Hypothesis's seed for this run (printed in the header, recorded in the report; the same seed "
            "replays the same examples). Default: a new one each run, unless the profile is derandomized ('ci')",
@@ -107,7 +108,7 @@ OPTIONS: tuple[Option, ...] = (
            section="report"),
     Option("--markdown", "write the Markdown table to PATH (for CI summaries)", metavar="PATH",
            old=((), ("--conformance-markdown",)), section="report"),
-    Option("--junitxml", "write a JUnit XML report to PATH (pytest's --junitxml)", metavar="PATH", where=CLI,
+    Option("--junitxml", "write a JUnit XML report to PATH. Under pytest: --junitxml PATH", metavar="PATH", where=CLI,
            to_pytest=lambda v: ["--junitxml", os.path.abspath(v)] if v else [], section="report"),
     Option("--log", "save pytest's complete output to PATH", metavar="PATH", where=CLI, section="report"),
     Option("--quiet", "no progress lines, only the table", short="-q", where=CLI, section="report"),
@@ -115,14 +116,15 @@ OPTIONS: tuple[Option, ...] = (
     Option("--conformance-progress", "print one machine-readable '@@composed@@ {json}' line per started and finished "
            "property (what the CLI reads)", where=PLUGIN, section="report"),
     # -- stopping early ------------------------------------------------------------------------------------------------
-    Option("--exitfirst", "stop at the first failing property (the others are reported as not run)", short="-x",
+    Option("--exitfirst", "stop at the first failing property (the others are reported as not run). Under pytest: "
+           "-x", short="-x",
            where=CLI, to_pytest=lambda v: ["--maxfail", "1"] if v else [], section="run"),
     Option("--max-failures", "stop after N failing properties (the others are reported as not run). Under pytest: "
-           "--maxfail", type=int, metavar="N", where=CLI, to_pytest=lambda v: ["--maxfail", str(v)] if v else [],
+           "--maxfail N", type=int, metavar="N", where=CLI, to_pytest=lambda v: ["--maxfail", str(v)] if v else [],
            section="run"),
     # -- the candidate process -----------------------------------------------------------------------------------------
     Option("--workers", "pytest processes checking in parallel, each with its own candidate process (1: no "
-           "pytest-xdist; default min(4, CPUs)). Under pytest: pytest-xdist's -n", type=int, metavar="N", short="-n",
+           "pytest-xdist; default min(4, CPUs)). Under pytest: -n N (pytest-xdist)", type=int, metavar="N", short="-n",
            where=CLI, section="run"),
     Option("--call-timeout", "fail a single call of the implementation that takes longer; its candidate process is "
            f"killed and restarted (default {DEFAULT_CALL_TIMEOUT:g})", default=DEFAULT_CALL_TIMEOUT, type=float,
@@ -221,3 +223,53 @@ def env_default(config, dest: str):
     if value is None and BY_DEST[dest].env:
         value = os.environ.get(BY_DEST[dest].env) or None
     return value
+
+
+# -- docs/cli.md ------------------------------------------------------------------------------------------------------
+
+DOCS_START, DOCS_END = "<!-- generated by: python -m properties.runner.options --write docs/cli.md -->", \
+    "<!-- end of generated part -->"
+
+
+def markdown() -> str:
+    """The options (by section) and the exit codes as Markdown tables: the generated part of ``docs/cli.md``."""
+    from properties.runner.exitcodes import MEANING
+
+    lines = [DOCS_START, ""]
+    for section, title in SECTIONS.items():
+        lines += [f"### {title}", "", "| option | under pytest | what it does |", "|---|---|---|"]
+        for opt in (o for o in OPTIONS if o.section == section):
+            value = f" {opt.metavar}" if opt.metavar else f" {{{','.join(opt.choices)}}}" if opt.choices else ""
+            cli = "`SPEC` (argument)" if opt.where == PLUGIN and opt.dest == "impl" else (
+                "" if opt.where == PLUGIN else ", ".join(f"`{n}{value}`" for n in ([opt.short] if opt.short else [])
+                                                         + [opt.name]))
+            under = {BOTH: f"`{opt.name}{value}`", PLUGIN: f"`{opt.name}{value}`", CLI: "(CLI only)"}[opt.where]
+            if opt.where == CLI and "Under pytest: " in opt.help:
+                first, _, note = opt.help.split("Under pytest: ", 1)[1].partition(" (")
+                under = f"`{first}`" + (f" ({note}" if note else "")
+            text = opt.describe().split(". Under pytest: ")[0].replace("|", "\\|")
+            old = ", ".join(f"`{n}`" for n in (*opt.old[0], *opt.old[1]))
+            lines.append(f"| {cli or '(pytest only)'} | {under} | {text}{f' (old name: {old})' if old else ''} |")
+        lines.append("")
+    lines += ["### Exit status", "", "| code | meaning |", "|---|---|"]
+    lines += [f"| {int(code)} | {meaning} |" for code, meaning in MEANING.items()]
+    return "\n".join(lines + ["", DOCS_END])
+
+
+def write_docs(path: str) -> None:
+    """Replace the generated part of ``path`` (between :data:`DOCS_START` and :data:`DOCS_END`)."""
+    with open(path, encoding="utf-8") as f:
+        text = f.read()
+    head, _, rest = text.partition(DOCS_START)
+    _, _, tail = rest.partition(DOCS_END)
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(head + markdown() + tail)
+
+
+if __name__ == "__main__":
+    import sys
+
+    if sys.argv[1:2] == ["--write"]:
+        write_docs(sys.argv[2])
+    else:
+        print(markdown())

@@ -334,7 +334,9 @@ def pytest_report_header(config):
 
     source = "--impl" if config.getoption("impl") else (f"${ENV_IMPL}" if explicit else "default")
     where = "in process" if config.getoption("in_process") else "in a candidate process"
-    seed = getattr(config, "_composed_seed", None)
+    from hypothesis import core
+
+    seed = getattr(core, "global_force_seed", None)  # what Hypothesis uses (the option reached it)
     seed_text = f"seed {seed}" if seed is not None else "seed: Hypothesis's"
     if settings.default.derandomize:
         seed_text += " (unused: the profile is derandomized)"
