@@ -369,7 +369,7 @@ def test_entry_points_help(entry):
     for opt in options.OPTIONS:
         if opt.where != options.PLUGIN:
             assert opt.name in proc.stdout, opt.name
-    assert "5 no property selected" in proc.stdout
+    assert "5  no property selected" in proc.stdout
 
 
 # -- in process: report, xfails and process helpers - -----------------------------------------------------------------

@@ -33,7 +33,7 @@ from pathlib import Path
 
 from properties.harness import processes
 from properties.runner import options
-from properties.runner.exitcodes import Exit, describe
+from properties.runner.exitcodes import MEANING, Exit
 
 #: Seconds pytest gets to finish its report after a Ctrl-C before it is killed.
 STOP_GRACE = 20.0
@@ -55,7 +55,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="composed-check",
         description="Check an implementation of composed_transforms against the conformance suite. Arguments after "
         "'--' go to pytest unchanged.",
-        epilog="Exit status: " + describe() + ".",
+        epilog="exit status:\n" + "\n".join(f"  {int(code)}  {meaning}" for code, meaning in MEANING.items()),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("impl", nargs="?", default=None, metavar="SPEC",
                    help=options.BY_DEST["impl"].describe() + "; under pytest: --impl SPEC")

@@ -81,7 +81,7 @@ OPTIONS: tuple[Option, ...] = (
            section="select"),
     Option("-k", "only the properties whose id matches EXPR ('matches_oracle or grid', 'not boundary'). Under "
            "pytest: -k EXPR",
-           metavar="EXPR", where=CLI, to_pytest=lambda v: ["-k", v], section="select"),
+           metavar="EXPR", where=CLI, to_pytest=lambda v: ["-k", v] if v else [], section="select"),
     Option("--last-failed", "run only the properties that failed in the last run of this SPEC (all of them when none "
            "failed); the record is kept in the state directory (--state-dir), not in the working directory. Under "
            "pytest: --lf (pytest's cache)", where=CLI, short="--lf", to_pytest=lambda v: ["--lf"] if v else [],
