@@ -281,8 +281,6 @@ def test_state_dir_is_per_spec_and_outside_the_working_directory(monkeypatch, tm
 
 
 def test_every_option_in_both_parsers_and_in_the_docs():
-    import argparse
-
     from properties.runner.cli import build_parser
 
     parser = build_parser()
@@ -292,7 +290,6 @@ def test_every_option_in_both_parsers_and_in_the_docs():
     docs = (ROOT / "docs" / "cli.md").read_text(encoding="utf-8")
     assert options.markdown() in docs, "docs/cli.md is stale: python -m properties.runner.options --write docs/cli.md"
     assert isinstance(parser.parse_args(["--timeout", "3"]).call_timeout, float)  # the old name
-    assert argparse  # noqa
 
 
 def test_plugin_options_come_from_the_table(pytestconfig):
