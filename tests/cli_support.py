@@ -43,7 +43,8 @@ class Run:
     seconds: float = 0.0
     report: dict | None = field(default=None, repr=False)
     run_id: str = field(default_factory=lambda: uuid.uuid4().hex)
-    extra_env: dict = field(default_factory=dict)  # on top of :func:`env`
+    #: Added to the environment of the run (e.g. PYTHONPATH of a copy of the suite, NO_COLOR).
+    extra_env: dict = field(default_factory=dict)
     tty: bool = False  # stdout and stderr on a pseudo-terminal (stderr then reads as part of stdout)
 
     def by_id(self) -> dict:
@@ -130,7 +131,13 @@ def check_report_schema(report: dict, spec: str | None = None) -> None:
     """The report's shape is the contract of issue 4, and it is complete: the counts add up."""
     from properties.harness.tiers import TIERS
 
-    assert set(report) - {"seed"} == {"implementation", "tiers", "properties", "summary"}, sorted(report)
+    assert set(report) - {"seed"} == {"implementation", "tiers", "properties", "summary", "integrity", "isolation"}, \
+        sorted(report)
+    iso = report["isolation"]  # issue 14: each protection in force or not, with the reason
+    assert iso is None or (isinstance(iso["protections"], dict) and all(
+        set(v) == {"in_force", "reason"} for v in iso["protections"].values())), iso
+    integrity = report["integrity"]  # issue 14: the suite's files checked, none changed (null: built outside a run)
+    assert integrity is None or (integrity["files"] > 0 and integrity["changed"] == []), integrity
     if spec is not None:
         assert report["implementation"] == spec
     assert isinstance(report["tiers"], list) and set(report["tiers"]) <= set(TIERS)

@@ -17,9 +17,11 @@ import concurrent.futures
 import importlib.util
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 
@@ -82,7 +84,30 @@ CHEAT_CASES = {name: ({}, ORACLE, {"matches_oracle": ("failed", "differs from th
                                    "*": ("passed", "")})
                for name in ("patches_oracle", "patches_params", "patches_assertions", "patches_numpy",
                             "patches_report", "reads_expected")}
-ALL = {**{("hostile", k): v for k, v in CASES.items()}, **{("cheats", k): v for k, v in CHEAT_CASES.items()}}
+#: A cheat the wire refuses: its replies are pickles that would run code here; every property fails naming the wire.
+CHEAT_CASES["pickles_reply"] = ({}, ORACLE, everything("failed", "broke the wire protocol"))
+#: Cheats that go for the checking side itself (its memory, its processes, its files, later runs): each attempt must be
+#: refused, and every call then fails naming what it tried (the cheat raises the error that stopped it). Options:
+#: "private" (a working directory and a JAX cache of its own, so a cheat that is not stopped poisons nothing shared).
+#: More of them, end to end and with later runs, in test_cheats.py.
+REFUSED = ("Permission denied", "Operation not permitted")
+TAMPER_CASES = {
+    "writes_checker_memory": ({}, ORACLE, everything("failed", "/mem")),
+    "ptrace_attach": ({}, ORACLE, everything("failed", "ptrace(PTRACE_SEIZE")),
+    "signals_checker": ({}, ORACLE, everything("failed", "kill(")),
+    "opens_checker_fds": ({}, ORACLE, everything("failed", "/fd")),
+    "connects_to_checker": ({}, ORACLE, everything("failed", "connect to ")),
+    "writes_runstate": ({}, ORACLE, everything("failed", "composed-run-")),
+    "poisons_hypothesis_db": ({"private": True}, ORACLE, everything("failed", ".hypothesis")),
+    "writes_user_files": ({"private": True}, ORACLE, everything("failed", "conftest.py")),
+    # it may write the cache of its own implementation, not the rest (later runs: test_cheats.py)
+    "poisons_jax_cache": ({"private": True}, ORACLE, everything("failed", "jax-cache")),
+}
+#: Cheats run only end to end, through composed-check (test_cheats.py): the ones that, were they not stopped, would
+#: kill or rewrite the test process itself or this checkout.
+CLI_ONLY = ("edits_suite", "kills_checker")
+ALL = {**{("hostile", k): v for k, v in CASES.items()}, **{("cheats", k): v for k, v in CHEAT_CASES.items()},
+       **{("cheats", k): v for k, v in TAMPER_CASES.items()}}
 #: Entries also run end to end with composed-check (the pytest processes, the report, the exit status).
 END_TO_END = [("hostile", "hang_in_c"), ("hostile", "segfault_in_one_property"), ("hostile", "forks_and_lingers"),
               ("cheats", "patches_report")]
@@ -99,8 +124,11 @@ def _check(kind: str, name: str) -> dict:
 
     options, k, _ = ALL[(kind, name)]
     run = uuid.uuid4().hex
+    private = tempfile.mkdtemp(prefix="composed-cheat-") if options.get("private") else None
+    cwd, cache = (private, os.path.join(private, "jax-cache")) if private else (str(ROOT), "default")
     handle = ProcessCandidate(str(_path(kind, name)), timeout=options.get("timeout", 30.0),
-                              max_memory=options.get("max_memory"), env=candidate_environment(run=run), cwd=str(ROOT))
+                              max_memory=options.get("max_memory"), env=candidate_environment(run=run, cache_dir=cache),
+                              cwd=cwd)
     start = time.monotonic()
     outcomes = {}
     try:
@@ -108,6 +136,8 @@ def _check(kind: str, name: str) -> dict:
             outcomes[prop] = run_property(handle, prop, profile="quick", shrink=False)
     finally:
         handle.close()
+        if private:
+            shutil.rmtree(private, ignore_errors=True)
     return {"outcomes": outcomes, "seconds": time.monotonic() - start, "left": leftovers(run)}
 
 
@@ -133,7 +163,7 @@ def runs(tmp_path_factory):
 
 
 def test_catalogues_are_covered():
-    for kind, cases in (("hostile", CASES), ("cheats", CHEAT_CASES)):
+    for kind, cases in (("hostile", CASES), ("cheats", {**CHEAT_CASES, **TAMPER_CASES, **dict.fromkeys(CLI_ONLY)})):
         files = {p.stem for p in _path(kind, "x").parent.glob("[!_]*.py")}
         assert files == set(cases), f"{kind}: files without a case: {files - set(cases)}; cases without a file: " \
                                     f"{set(cases) - files}"
@@ -157,6 +187,9 @@ def test_verdict(checked, kind, name):
     result = checked[(kind, name)]
     got = {pid: (o.kind, o.message) for pid, o in result["outcomes"].items()}
     _judge(ALL[(kind, name)][2], got, "")
+    if name in TAMPER_CASES and ALL[(kind, name)][2].get("*", (None,))[0] == "failed":  # refused, not just failed
+        for pid, (_, message) in got.items():
+            assert any(word in message for word in REFUSED), f"{pid}: not refused: {message}"
     assert result["seconds"] < BOUND_S, f"{name} took {result['seconds']:.1f} s"
     assert not result["left"], f"processes of the run still alive: {result['left']}"
 

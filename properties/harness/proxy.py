@@ -33,7 +33,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from properties.harness import processes
+from properties.harness import isolation, processes
 from properties.harness.runstate import RunState
 from properties.sandbox import guard, ops, wire
 from properties.sandbox.loader import DEFAULT_SPEC, SpecError, is_bundled_spec, load
@@ -100,7 +100,7 @@ def candidate_environment(base: dict | None = None, *, cache_dir: str | None = "
     return env
 
 __all__ = ["Candidate", "ProcessCandidate", "InProcessCandidate", "Returned", "RemoteError", "ImplementationError",
-           "CallTimeout", "NotRun", "SpecError", "as_output", "describe_args", "DEFAULT_TIMEOUT", "DEFAULT_SPEC", "open_candidate"]
+           "CallTimeout", "NotRun", "SpecError", "IsolationMissing", "as_output", "describe_args", "DEFAULT_TIMEOUT", "DEFAULT_SPEC", "open_candidate"]
 
 
 class ImplementationError(Exception):
@@ -156,6 +156,8 @@ class Returned:
         self.type = info.get("type", "?")
         self.is_jax = bool(info.get("is_jax"))
         self.problem = info.get("problem")
+        if self.array is not None and not isinstance(self.array, np.ndarray):  # a wire.Opaque
+            self.problem, self.array = f"the output is not an array the wire carries: {self.array}", None
 
     @property
     def type_name(self) -> str:
@@ -320,10 +322,16 @@ class _Process:
         finally:
             child.close()
         self.ready = False
+        self.isolation: dict | None = None
         self.started = time.monotonic()
 
     def wait_ready(self, deadline: float) -> None:
         reply = wire.recv(self.sock, deadline, self.arena)
+        if type(reply) is not dict:
+            raise wire.WireError(f"a first message that is not a dict: {type(reply).__name__}")
+        self.isolation = reply.get("isolation")  # isolation (issue 14): what the process put in force
+        if reply.get("status") == "isolation_missing":
+            raise IsolationMissing(reply["message"], self.isolation)
         if reply.get("status") == "load_error":
             raise SpecError(reply["message"])
         self.ready = True
@@ -357,12 +365,21 @@ class _Process:
         return processes.members(self.popen.pid, marker=(processes.ENV_CANDIDATE, self.marker)) - {self.popen.pid}
 
 
+class IsolationMissing(SpecError):
+    """``require_isolation``: the candidate process could not put every protection in force, so it did not load the
+    implementation. ``record`` is what it had in force."""
+
+    def __init__(self, message: str, record: dict | None = None):
+        super().__init__(message)
+        self.record = record
+
+
 class ProcessCandidate(Candidate):
     """The implementation in its own process (see the module docstring)."""
 
     def __init__(self, spec: str, *, timeout: float | None = DEFAULT_TIMEOUT, max_output: int = DEFAULT_MAX_OUTPUT,
                  max_memory: int | None = None, env: dict | None = None, cwd: str | None = None,
-                 bundled: bool | None = None):
+                 bundled: bool | None = None, require_isolation: bool = False):
         super().__init__(spec, timeout=timeout, max_output=max_output, bundled=bundled)
         self.max_memory = max_memory
         self.env = candidate_environment() if env is None else dict(env)
@@ -371,13 +388,39 @@ class ProcessCandidate(Candidate):
         self.restarts = 0
         self._lock = threading.Lock()
         self.runstate = RunState(self.env.get(processes.ENV_RUN))
+        self.require_isolation = require_isolation
+        self.isolation: dict | None = None  # the record of the last candidate process started
+        self._isolate()
 
     def _config(self) -> dict:
-        return {"max_output": self.max_output, "max_memory": self.max_memory}
+        return {"max_output": self.max_output, "max_memory": self.max_memory, "confine": self._confine}
 
     def start(self) -> None:
         if self._proc is None:
+            self._confine["tmpdir"] = isolation.candidate_tmpdir(self.env[processes.ENV_RUN], self._key)
+            for key in ("TMPDIR", "TEMP", "TMP"):
+                self.env[key] = self._confine["tmpdir"]
             self._proc = _Process(self.spec, self.env, self._config(), self.cwd)
+
+    # -- isolation (issue 14): where the candidate process may write (see properties.harness.isolation) -------------
+    def _isolate(self) -> None:
+        """A JAX cache of this implementation's own instead of the shared one; the confinement the candidate process
+        puts in force before it loads the implementation."""
+        self.env.setdefault(processes.ENV_RUN, uuid.uuid4().hex)  # an env given without one: a run of its own
+        self._key = isolation.implementation_key(self.spec, self.cwd)
+        cache = isolation.candidate_cache_dir(self.env.get("JAX_COMPILATION_CACHE_DIR"), self._key)
+        if cache:
+            self.env["JAX_COMPILATION_CACHE_DIR"] = cache
+        else:
+            self.env.pop("JAX_COMPILATION_CACHE_DIR", None)
+        self._confine = {"tmpdir": None, "writable": [cache] if cache else [], "require": self.require_isolation}
+        self._owns_tmp = os.environ.get(processes.ENV_RUN) != self.env.get(processes.ENV_RUN)
+
+    def _remove_tmp(self) -> None:
+        """Remove the temporary directory of this run's candidates when no run owner above will."""
+        if self._owns_tmp:
+            isolation.remove_tmpdirs(self.env.get(processes.ENV_RUN))
+    # -- end of isolation -----------------------------------------------------------------------------------------
 
     def wait_loaded(self) -> None:
         self.start()
@@ -387,10 +430,14 @@ class ProcessCandidate(Candidate):
         budget = (self.timeout or DEFAULT_TIMEOUT) + STARTUP_GRACE
         try:
             proc.wait_ready(proc.started + budget)
+            self.isolation = proc.isolation
             return
         except SpecError:
+            self.isolation = proc.isolation
             self._drop()
             raise
+        except wire.WireError as exc:
+            why = f"the candidate process broke the wire protocol while importing the implementation: {exc}"
         except wire.WireTimeout:
             why = f"the candidate process did not finish importing the implementation within {budget:g} s"
         except wire.WireClosed:
@@ -436,6 +483,11 @@ class ProcessCandidate(Candidate):
             try:
                 wire.send(proc.sock, {"op": op, "kwargs": wire.encode(kwargs)}, proc.arena)
                 reply = wire.recv(proc.sock, None if not limit else start + limit, proc.arena)
+                if type(reply) is not dict:
+                    raise wire.WireError(f"a reply that is not a dict: {type(reply).__name__}")
+            except wire.WireError as exc:
+                self._mark(f"the candidate process broke the wire protocol (its reply is refused: {exc}) during the "
+                           f"call {where}")
             except wire.WireTimeout:
                 self.runstate.note_timeout()
                 self._mark(f"call timed out after {limit:g} s: {where}", CallTimeout)
@@ -467,6 +519,7 @@ class ProcessCandidate(Candidate):
         proc, self._proc = self._proc, None
         if proc is not None:
             proc.kill()
+        self._remove_tmp()
 
     def __del__(self):  # best effort; the fixture and atexit close explicitly
         try:

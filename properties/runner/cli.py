@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import itertools
 import json
 import os
 import random
@@ -274,6 +275,20 @@ def _stop(proc) -> int:
                 pass
 
 
+def _isolation(args) -> tuple[str, str | None]:
+    """Isolation (issue 14): make this process non-dumpable; the header's line about what a candidate process gets
+    here, and the ``--require-isolation`` error if something is missing."""
+    from properties.harness import isolation
+    from properties.sandbox import confine
+
+    if args.in_process:
+        why = "--in-process: the implementation runs in the checking process"
+        rec = isolation.with_checker(confine.none_in_force(why), (False, why))
+    else:
+        rec = isolation.with_checker(confine.probe(), isolation.protect_checker())
+    return isolation.summary(rec), isolation.require_message(rec) if args.require_isolation else None
+
+
 def _usage_error(args) -> str | None:
     """What is wrong with the options, if anything (checked before anything starts)."""
     from properties.sandbox.loader import missing_file
@@ -328,6 +343,10 @@ def main(argv: list[str] | None = None) -> int:
     except ImportError as exc:
         print(f"composed-check: {exc}: the suite needs the 'test' extra: pip install 'composed[test]'", file=sys.stderr)
         return Exit.USAGE
+    isolation_line, isolation_error = _isolation(args)
+    if isolation_error:
+        print(f"composed-check: {isolation_error}", file=sys.stderr)
+        return Exit.ISOLATION_MISSING
     if args.seed is None:
         args.seed = random.SystemRandom().getrandbits(32)
     state = (Path(args.state_dir) if args.state_dir else state_dir(args.impl)).expanduser().resolve()
@@ -356,9 +375,15 @@ def main(argv: list[str] | None = None) -> int:
         env["PYTHONUNBUFFERED"] = "1"
         run = env.setdefault(processes.ENV_RUN, uuid.uuid4().hex)
         processes.become_subreaper()  # orphans of the run come here, to be killed and reaped
+        # -- suite self-check (issue 14): the suite's files, before any process of the run starts --
+        from properties.runner import integrity
+
+        snapshot = integrity.Snapshot.take()
+        # -- end suite self-check --
         if not args.quiet:
             print(f"composed-check: checking {args.impl} (tier {args.tier}"
                   + (f", profile {args.profile}" if args.profile else "") + f", seed {args.seed})", flush=True)
+            print(f"composed-check: {isolation_line}", flush=True)
         try:
             # its own process group: a Ctrl-C reaches this process only, which passes one SIGINT on
             proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, text=True,
@@ -382,9 +407,25 @@ def main(argv: list[str] | None = None) -> int:
         display.close()
         processes.kill_tree(run=run)
         processes.reap_orphans()
+        from properties.harness.isolation import remove_tmpdirs
+
+        remove_tmpdirs(run)  # the candidates' temporary directories (issue 14)
         log = "".join(log_lines)
         if args.log:
             Path(args.log).write_text(log, encoding="utf-8")
+        # -- suite self-check (issue 14): a change, seen here or by pytest, voids the verdict --
+        tampered = integrity.cli_verdict(snapshot, rc, report_path, args.report)
+        if tampered is not None:
+            return tampered
+        # -- end suite self-check --
+        if rc == int(Exit.ISOLATION_MISSING) and args.require_isolation:  # isolation (issue 14): no verdict
+            lines = log.splitlines()
+            at = next((i for i, ln in enumerate(lines) if "--require-isolation" in ln), None)
+            found = [] if at is None else [lines[at][lines[at].index("--require-isolation"):]] + [
+                ln for ln in itertools.takewhile(lambda ln: ln.startswith("  "), lines[at + 1:])]
+            print("composed-check: " + ("\n".join(found) or "--require-isolation: a protection is missing"),
+                  file=sys.stderr)
+            return Exit.ISOLATION_MISSING
 
         if rc in (int(Exit.USAGE), int(Exit.NO_PROPERTIES)) and not interrupted:
             what = "usage error" if rc == int(Exit.USAGE) else "nothing to check"

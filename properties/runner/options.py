@@ -69,6 +69,12 @@ class Option:
         return text
 
 
+def _isolation_help() -> str:
+    from properties.runner.isolation import HELP
+
+    return HELP
+
+
 def _tier_help() -> str:
     return "; ".join(f"{t.name}: {t.description}" for t in TIER_TABLE) + "; all (default)"
 
@@ -151,7 +157,8 @@ OPTIONS: tuple[Option, ...] = (
            "examples are tried first) and the --last-failed record. Default: composed-check: "
            "$XDG_CACHE_HOME/composed/state/<SPEC>; pytest: Hypothesis's own (.hypothesis)", metavar="PATH",
            section="run"),
-    # -- isolation options (branch confine) go here ---------------------------------------------------------------------
+    # -- isolation (issue 14) -------------------------------------------------------------------------------------------
+    Option("--require-isolation", _isolation_help(), section="run"),
     # -- speed options (branch i17) go here -----------------------------------------------------------------------------
 )
 

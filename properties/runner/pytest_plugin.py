@@ -105,9 +105,16 @@ def _jax_backends_initialised() -> bool:
 
 
 def _cache_settings(config) -> dict:
+    """This process's own JAX cache: ``BASE/checker``, which no confined candidate can write; under --in-process the
+    implementation runs here, so this process uses the implementation's cache instead (isolation, issue 14)."""
+    from properties.harness import isolation
     from properties.harness.proxy import cache_settings
 
-    return cache_settings(_cache_dir(config))
+    base = _cache_dir(config)
+    if base and config.getoption("in_process"):
+        key = isolation.implementation_key(impl_spec(config)[0], str(config.invocation_params.dir))
+        return cache_settings(isolation.candidate_cache_dir(base, key))
+    return cache_settings(isolation.checker_cache_dir(base))
 
 
 def _configure_jax(config) -> None:
@@ -177,7 +184,8 @@ def make_candidate(config):
     if config.getoption("in_process"):
         return InProcessCandidate(spec, timeout=timeout)
     return ProcessCandidate(spec, timeout=timeout, max_memory=_memory_budget(config), env=candidate_env(config),
-                            cwd=str(config.invocation_params.dir))
+                            cwd=str(config.invocation_params.dir),
+                            require_isolation=config.getoption("require_isolation"))
 
 
 @pytest.hookimpl(tryfirst=True)  # before Hypothesis's own, which reads --hypothesis-seed
@@ -198,7 +206,16 @@ def pytest_configure(config):
         from properties.runner import pytest_items
 
         pytest_items.OVERRIDES["examples"] = config.getoption("max_examples")
+    from properties.runner import isolation  # isolation (issue 14): non-dumpable; probe and --require-isolation
+
+    isolation.configure(config)
     run_id()  # before xdist starts its workers, so they (and every candidate process) share it
+    # -- suite self-check (issue 14): hash the suite's files before any candidate process starts --
+    if not hasattr(config, "workerinput"):
+        from properties.runner import integrity
+
+        integrity.start_session(config)
+    # -- end suite self-check --
     spec, explicit = impl_spec(config)
     if config.getoption("in_process"):
         if explicit:
@@ -294,10 +311,15 @@ def _bundled():
 
 def _wait_loaded(candidate) -> None:
     """Wait until the candidate process has imported the implementation; a load error is a usage error."""
+    from properties.harness.proxy import IsolationMissing
+    from properties.runner.exitcodes import Exit
     from properties.sandbox.loader import SpecError
 
     try:
         candidate.wait_loaded()
+    except IsolationMissing as exc:  # isolation (issue 14): the candidate refused to load the implementation
+        candidate.close()
+        pytest.exit(str(exc), returncode=int(Exit.ISOLATION_MISSING))
     except SpecError as exc:
         candidate.close()
         raise pytest.UsageError(str(exc)) from None
@@ -306,8 +328,15 @@ def _wait_loaded(candidate) -> None:
 @pytest.hookimpl(tryfirst=True)
 def pytest_sessionfinish(session, exitstatus):
     """Before any report is written: end the candidate process and, in the process that owns the run, anything of
-    the run still alive (so nothing the implementation started can touch the report)."""
+    the run still alive (so nothing the implementation started can touch the report); then the suite's files are
+    checked again (a change voids the verdict: exit status 7)."""
     _end_candidates(session.config)
+    # -- suite self-check (issue 14) --
+    if not hasattr(session.config, "workerinput"):
+        from properties.runner import integrity
+
+        integrity.finish_session(session)
+    # -- end suite self-check --
 
 
 def pytest_unconfigure(config):
@@ -325,6 +354,9 @@ def _end_candidates(config) -> None:
 
     if os.environ.get(processes.ENV_RUN):  # orphans of a crashed worker, and whatever escaped a candidate's tree
         processes.kill_tree(run=os.environ[processes.ENV_RUN])
+        from properties.harness.isolation import remove_tmpdirs
+
+        remove_tmpdirs(os.environ[processes.ENV_RUN])  # the candidates' temporary directories (issue 14)
     processes.reap_orphans()
 
 
@@ -340,10 +372,13 @@ def pytest_report_header(config):
     seed_text = f"seed {seed}" if seed is not None else "seed: Hypothesis's"
     if settings.default.derandomize:
         seed_text += " (unused: the profile is derandomized)"
-    return [
+    from properties.runner import isolation
+
+    lines = [
         f"composed: implementation under test: {spec} ({source}), {where}; hypothesis profile: "
         f"{settings.get_current_profile_name()}, {seed_text}; JAX cache: {_cache_dir(config) or 'off'}"
     ]
+    return lines + [line for line in (isolation.header(config),) if line]  # isolation (issue 14)
 
 
 @pytest.fixture(scope="session")
@@ -398,6 +433,9 @@ def pytest_runtest_makereport(item, call):
     from properties.runner.pytest_items import STATE
 
     item.user_properties.append(("composed_examples", STATE.examples))
+    from properties.runner import isolation
+
+    isolation.attach(item)  # isolation (issue 14): the candidate's record, once, for the report
     report = outcome.get_result()
     from properties.harness.profiles import shrink_was_cut
     from properties.runner.report import is_suite_path, property_id

@@ -16,7 +16,12 @@ Schema (a contract: ``composed-check --report`` writes the same)::
                      "repro": "python source" | null}, # copy-paste snippet reproducing it
                     ...],
      "summary": {"passed": n, "failed": n, "error": n, "xfailed": n, "skipped": n, "total": n,
-                 "examples": n, "seconds": s, "wall_seconds": s}}
+                 "examples": n, "seconds": s, "wall_seconds": s},
+     "integrity": {"files": n,                   # the suite's own files hashed at the start (runner/integrity.py)
+                   "changed": [...]} | null,    # what changed during the run: non-empty voids the verdict
+     "isolation": {"platform": "linux", "kernel": "6.8.0", "landlock_abi": 7,   # what the candidate processes and
+                   "protections": {"fs_write": {"in_force": true, "reason": "..."}, ...},  # the checking ones had
+                   "missing": ["tcp", ...]} | null}                   # in force (properties.runner.isolation)
 
 Every selected property of the suite appears exactly once (``summary.total`` is their number); one that never
 reported (the session was interrupted, too many workers crashed) is an ``error`` saying so. Only items of this
@@ -203,7 +208,8 @@ class _Entry:
         }
 
 
-def build(spec: str, entries: list[dict], wall_seconds: float | None = None) -> dict:
+def build(spec: str, entries: list[dict], wall_seconds: float | None = None, isolation: dict | None = None,
+          integrity: dict | None = None) -> dict:
     summary = {k: 0 for k in OUTCOMES}
     for e in entries:
         summary[e["outcome"]] += 1
@@ -213,7 +219,8 @@ def build(spec: str, entries: list[dict], wall_seconds: float | None = None) -> 
     if wall_seconds is not None:
         summary["wall_seconds"] = round(wall_seconds, 3)
     tiers = [t for t in TIERS if any(e["tier"] == t for e in entries)]
-    return {"implementation": spec, "tiers": tiers, "properties": entries, "summary": summary}
+    return {"implementation": spec, "tiers": tiers, "properties": entries, "summary": summary,
+            "isolation": isolation, "integrity": integrity}
 
 
 def verdict_line(report: dict) -> str:
@@ -221,6 +228,8 @@ def verdict_line(report: dict) -> str:
     ok = s["failed"] == 0 and s["error"] == 0 and s["total"] > 0
     counts = ", ".join(f"{s[k]} {k}" for k in OUTCOMES)
     wall = s.get("wall_seconds", s["seconds"])
+    if (report.get("integrity") or {}).get("changed"):  # suite self-check (issue 14)
+        return f"VOID (the suite's files changed during the run): {counts}"
     return (f"{'PASSED' if ok else 'FAILED'}: {counts} ({s['total']} properties, {s['examples']} examples, "
             f"{wall:.1f} s)")
 
@@ -422,7 +431,18 @@ class ReportPlugin:
 
     def report(self) -> dict:
         entries = [self.entries[n].as_dict(self.stopped) for n in self.order]
-        report = build(self.spec, entries, time.time() - self.started)
+        # -- suite self-check (issue 14): the files checked, and what changed (voids the verdict) --
+        from properties.runner import integrity
+
+        snapshot = getattr(self.config, "_composed_integrity", None)
+        changes = getattr(self.config, "_composed_tampered", None)
+        if snapshot is not None and changes is None:
+            changes = self.config._composed_tampered = snapshot.changes()
+        # -- end suite self-check --
+        from properties.runner.isolation import report_object  # isolation (issue 14)
+
+        report = build(self.spec, entries, time.time() - self.started, report_object(self.config),
+                       integrity.section(snapshot, changes or []))
         report["seed"] = getattr(self, "seed", None)  # Hypothesis's seed of the run (--seed)
         return report
 

@@ -2,11 +2,14 @@
 
 Started by :class:`properties.harness.proxy.ProcessCandidate` as ``python -m properties.sandbox.server FD CONFIG``
 where FD is its end of a Unix socket and CONFIG a JSON object (``spec``, ``max_output``, ``max_memory``,
-``parent``). Its stdin is ``/dev/null`` and its stdout/stderr go to a log file the checking side reads after a
+``parent``, ``confine``: its temporary directory, the other places it may write, whether every protection is
+required). It confines itself (:mod:`properties.sandbox.confine`) before it imports anything else or loads the
+implementation. Its stdin is ``/dev/null`` and its stdout/stderr go to a log file the checking side reads after a
 crash; it runs in a session of its own, so the terminal's Ctrl-C does not reach it (the checking side ends it).
 
-Protocol (:mod:`properties.sandbox.wire` frames): first the process sends ``{"status": "ready", "pid": ...}`` or
-``{"status": "load_error", "message": ...}``; then for each request ``{"op": NAME, "kwargs": {...}}`` it runs
+Protocol (:mod:`properties.sandbox.wire` frames): first the process sends ``{"status": "ready", "pid": ...}``,
+``{"status": "load_error", "message": ...}`` or ``{"status": "isolation_missing", "message": ...}``, each with the
+``isolation`` record of what it put in force; then for each request ``{"op": NAME, "kwargs": {...}}`` it runs
 ``ops.OPS[NAME](func, **kwargs)`` under :func:`properties.sandbox.guard.run` and sends back the reply dict.
 """
 
@@ -92,11 +95,41 @@ def _contain(config: dict) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
+# -- isolation (issue 14) -----------------------------------------------------------------------------------------------
+
+
+def _confine(config: dict) -> dict:
+    """Restrict this process as ``config["confine"]`` says (:mod:`properties.sandbox.confine`); the record of what is
+    in force. The temporary directory is this process's ``TMPDIR`` from here on."""
+    from properties.sandbox import confine
+
+    spec = config.get("confine")
+    if not spec or not spec.get("tmpdir"):
+        return confine.none_in_force("the checking side did not ask for confinement")
+    confine.private_tmpdir(spec["tmpdir"])
+    return confine.confine(spec["tmpdir"], spec.get("writable") or ())
+
+
+def _lacking(config: dict, isolation: dict) -> str | None:
+    """With ``config["confine"]["require"]``: the message naming each protection not in force, else None."""
+    from properties.sandbox import confine
+
+    missing = confine.missing(isolation) if (config.get("confine") or {}).get("require") else {}
+    if not missing:
+        return None
+    return "--require-isolation: the candidate process could not put in force: " + "; ".join(
+        f"{name} ({why})" for name, why in missing.items())
+
+
+# -- end of isolation ---------------------------------------------------------------------------------------------------
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     sock = socket.socket(fileno=int(argv[0]))
     config = json.loads(argv[1])
     _contain(config)
+    isolation = _confine(config)  # before anything else is imported (no thread may exist yet) or loaded
 
     from properties.sandbox import guard, ops, wire
     from properties.sandbox.loader import SpecError, load
@@ -104,12 +137,16 @@ def main(argv: list[str] | None = None) -> int:
     std_fds = {fd: os.dup(fd) for fd in (0, 1, 2)}
     meter = _LogMeter()
     arena = wire.Arena(size=config["arena_size"], fd=config["arena_fd"]) if config.get("arena_fd") is not None else None
+    lacking = _lacking(config, isolation)
+    if lacking:  # --require-isolation: the implementation is not even loaded
+        wire.send(sock, {"status": "isolation_missing", "message": lacking, "isolation": isolation})
+        return 6
     try:
         func = load(config["spec"])
     except SpecError as exc:
-        wire.send(sock, {"status": "load_error", "message": str(exc)})
+        wire.send(sock, {"status": "load_error", "message": str(exc), "isolation": isolation})
         return 2
-    wire.send(sock, {"status": "ready", "pid": os.getpid()})
+    wire.send(sock, {"status": "ready", "pid": os.getpid(), "isolation": isolation})
     max_output = int(config.get("max_output") or guard.DEFAULT_MAX_OUTPUT)
     while True:
         try:
@@ -135,7 +172,7 @@ def main(argv: list[str] | None = None) -> int:
             wire.send(sock, reply, arena)
         except wire.WireClosed:
             return 0
-        except Exception as exc:  # noqa: BLE001 - a value that cannot be pickled: say so instead
+        except Exception as exc:  # noqa: BLE001 - a value that cannot be sent: say so instead
             wire.send(sock, {"status": "internal", "message": f"cannot send the reply: {type(exc).__name__}: {exc}"})
 
 
