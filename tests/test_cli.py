@@ -1,5 +1,7 @@
 """``composed-check`` and the pytest plugin's reports, from outside: exit codes, the report's schema and completeness,
-the xfails file, the repro snippet, and the same verdicts through ``pytest --pyargs properties``.
+the xfails file, the repro snippet, the same verdicts through ``pytest --pyargs properties``, and the pytest habits
+(``-k``, ``--junitxml``, ``--seed``, ``--max-examples``, ``--lf``, a live line on a terminal, ``NO_COLOR``, nothing
+written to the working directory).
 
 The subprocess runs start at once (``cli_support.run_all``); the unit tests at the end cover the report, xfails and
 process helpers in process.
@@ -7,6 +9,7 @@ process helpers in process.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
@@ -15,10 +18,11 @@ import subprocess
 import sys
 import pytest
 
-from cli_support import CANDIDATES, CLI, HOSTILE, ROOT, Run, check_report_schema, env, run_all
+from cli_support import CANDIDATES, CLI, HOSTILE, ROOT, Run, check_report_schema, env, execute, run_all
 
 from properties.harness import processes
-from properties.runner import xfails
+from properties.runner import options, xfails
+from properties.runner.exitcodes import MEANING, Exit
 from properties.runner.report import build, markdown, property_id, text_table
 
 MUTANT = str(CANDIDATES / "no_final_relu.py")
@@ -37,39 +41,53 @@ def runs(tmp_path_factory):
     xf.write_text("# known failures of no_final_relu\nnonneg   # prefix of nonnegative_and_finite\n\n"
                   "output_shape  # passes: reported as passed, XPASS\nno_such_property\n", encoding="utf-8")
     r = {name: str(tmp / f"{name}.json") for name in ("default", "mutant", "xfails", "pytest", "exitfirst", "hangs",
-                                                      "family")}
+                                                      "family", "habits", "lf")}
+    empty = tmp_path_factory.mktemp("empty")  # the working directory of "habits": nothing may appear there unasked
+    state = str(tmp / "state")
     todo = {
         # no SPEC: the bundled default
-        "default": Run(CLI + QUICK + ["--report", r["default"], "--markdown", str(tmp / "default.md"), "--",
+        "default": Run(CLI + QUICK + ["--report", r["default"], "--markdown", str(tmp / "default.md"),
                                       "-k", "output_shape or matches_oracle or (test_grid and B2)"], str(ROOT), r["default"]),
         # shrinking to the end in both "mutant" and "pytest" (its budget is wall-clock): their counterexamples must agree
-        "mutant": Run(CLI + [MUTANT, *CI, "--shrink-budget", "120", "--report", r["mutant"], "--", "-k", MUTANT_K],
+        "mutant": Run(CLI + [MUTANT, *CI, "--shrink-budget", "120", "--report", r["mutant"], "-k", MUTANT_K],
                       str(ROOT), r["mutant"]),
+        # pytest's own options after '--' still reach it
         "xfails": Run(CLI + [MUTANT, *CI, "--no-shrink", "--xfails-file", str(xf), "--report", r["xfails"], "--",
                              "-k", MUTANT_K], str(ROOT), r["xfails"]),
         # the plugin without the CLI, from a directory outside the checkout, in process (no xdist)
+        # (--conformance-markdown: an old name, still accepted)
         "pytest": Run([sys.executable, "-m", "pytest", "--pyargs", "properties", "-p", "no:cacheprovider",
-                       "--impl", MUTANT, "-m", "core", "-k", MUTANT_K, "--hypothesis-profile", "ci",
-                       "--conformance-shrink-budget", "120",
-                       "--conformance-report", r["pytest"], "--conformance-markdown", str(tmp / "pytest.md"),
+                       "--impl", MUTANT, "--tier", "core", "-k", MUTANT_K, "--hypothesis-profile", "ci",
+                       "--shrink-budget", "120",
+                       "--report", r["pytest"], "--conformance-markdown", str(tmp / "pytest.md"),
                        "--xfails-file", str(tmp / "unmatched.txt")], str(outside), r["pytest"]),
-        "nothing_selected": Run(CLI + ["--tier", "core", "--profile", "quick", "-n", "1", "--", "-k",
+        "nothing_selected": Run(CLI + ["--tier", "core", "--profile", "quick", "-n", "1", "-k",
                                        "no_property_has_this_name"], str(ROOT)),
+        # an option pytest does not know, after '--': its whole complaint, not just its usage line
+        "bad_passthrough": Run(CLI + ["--", "--no-such-pytest-option"], str(ROOT)),
         "bad_module": Run(CLI + ["no_such_module_xyz:composed_transforms"], str(ROOT)),
         "bad_file": Run(CLI + ["tests/candidates/does_not_exist.py"], str(ROOT)),
         # fail fast: stop at the first failing property, the rest reported as not run
-        "exitfirst": Run(CLI + [MUTANT, *CI, "-x", "--report", r["exitfirst"], "--", "-k", FOUR], str(ROOT),
+        "exitfirst": Run(CLI + [MUTANT, *CI, "-x", "--report", r["exitfirst"], "-k", FOUR], str(ROOT),
                          r["exitfirst"]),
         # an implementation that hangs in every call: the full timeout a few times, then the rest not run
-        "hangs": Run(CLI + [str(HOSTILE / "hang.py"), *CI, "--timeout", "2", "--report", r["hangs"], "--", "-k",
+        "hangs": Run(CLI + [str(HOSTILE / "hang.py"), *CI, "--call-timeout", "2", "--report", r["hangs"], "-k",
                             FOUR + " or deterministic"], str(ROOT), r["hangs"]),
         # one bug, shrunk once: the grid cells after matches_oracle report their first failing example
-        "family": Run(CLI + [MUTANT, *CI, "--report", r["family"], "--", "-k", "matches_oracle or grid"], str(ROOT),
+        "family": Run(CLI + [MUTANT, *CI, "--report", r["family"], "-k", "matches_oracle or grid"], str(ROOT),
                       r["family"]),
+        # the habits, in an empty working directory, on a terminal (NO_COLOR): the live line, the seed, the example
+        # count, JUnit XML; then --lf (below) runs what failed here
+        "habits": Run(CLI + [MUTANT, "--tier", "core", "--profile", "quick", "-n", "1", "--no-shrink", "-k", MUTANT_K,
+                             "--seed", "1234", "--max-examples", "7", "--junitxml", "junit.xml", "--report",
+                             r["habits"], "--state-dir", state], str(empty), r["habits"], tty=True,
+                      extra_env={"NO_COLOR": "1", "TERM": "xterm"}),
     }
     (tmp / "unmatched.txt").write_text("# nothing listed matches\nno_such_property  # typo\n", encoding="utf-8")
     done = run_all(todo)
-    done["tmp"] = tmp
+    done["lf"] = execute(Run(CLI + [MUTANT, "--tier", "core", "--profile", "quick", "-n", "1", "--no-shrink", "-k",
+                                    MUTANT_K, "--lf", "--report", r["lf"], "--state-dir", state], str(empty), r["lf"]))
+    done["tmp"], done["empty"] = tmp, empty
     return done
 
 
@@ -196,34 +214,141 @@ def test_pytest_plugin_gives_the_same_verdicts(runs):
         "counterexample"]
     assert "no_such_property" in run.stdout and "matches no property" in run.stdout, run.stdout
     assert (runs["tmp"] / "pytest.md").read_text().count("**failed**") == 1
+    # a seed was chosen, given to Hypothesis (the header shows Hypothesis's own), and recorded in the report
+    header = re.search(r"^composed: implementation under test: .*\bseed (\d+)", run.stdout, re.M)
+    assert header and int(header.group(1)) == run.report["seed"], run.stdout[:2000]
 
 
-# -- usage errors: exit 2 ----------------------------------------------------------------------------------------------
+# -- pytest, Hypothesis and CI habits -----------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name, text", [
-    ("bad_module", "cannot import module 'no_such_module_xyz'"),
-    ("bad_file", "no such file"),
-    ("nothing_selected", "no property was selected"),
+def test_habits_seed_max_examples_junitxml_live_line_no_color(runs):
+    run = runs["habits"]
+    assert run.returncode == Exit.FAILED, run.explain()
+    check_report_schema(run.report, MUTANT)
+    props = run.by_id()
+    assert set(props) == {"output_shape", "nonnegative_and_finite"}, props  # -k, without '--'
+    assert props["output_shape"]["outcome"] == "passed" and props["output_shape"]["examples"] >= 7, props
+    assert "seed 1234)" in run.stdout.splitlines()[0] and run.report["seed"] == 1234, run.explain()
+    junit = (runs["empty"] / "junit.xml").read_text()
+    assert "<testsuite" in junit and 'name="test_nonnegative_and_finite"' in junit and "<failure" in junit
+    # on a terminal: the live line (rewritten in place), no colour under NO_COLOR
+    assert re.search(r"\r\x1b\[K\[\d+/2\] \d+ s", run.stdout), repr(run.stdout[:3000])
+    assert "\x1b[3" not in run.stdout, repr(run.stdout[:3000])
+    # nothing in the working directory but what was asked for (no .hypothesis, no .pytest_cache)
+    found = sorted(str(p.relative_to(runs["empty"])) for p in runs["empty"].rglob("*"))
+    assert found == ["junit.xml"], found
+
+
+def test_last_failed_runs_what_failed_last_time(runs):
+    run = runs["lf"]
+    assert run.returncode == Exit.FAILED, run.explain()
+    assert set(run.by_id()) == {"nonnegative_and_finite"}, run.by_id()
+    assert "\r" not in run.stdout and re.search(r"^\[1/1\] FAILED ", run.stdout, re.M), run.stdout  # plain lines
+    assert isinstance(run.report["seed"], int)
+    assert sorted(p.name for p in runs["empty"].iterdir()) == ["junit.xml"]
+
+
+def test_color_on_a_terminal_unless_no_color(monkeypatch):
+    from properties.runner.cli import paint, use_color
+
+    class Tty:
+        def isatty(self):
+            return True
+
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    monkeypatch.setenv("TERM", "xterm")
+    assert use_color(Tty()) and paint("FAILED", "failed", True) == "\x1b[31mFAILED\x1b[0m"
+    monkeypatch.setenv("NO_COLOR", "1")
+    assert not use_color(Tty())
+    monkeypatch.delenv("NO_COLOR")
+    assert not use_color(io.StringIO())  # not a terminal
+
+
+def test_state_dir_is_per_spec_and_outside_the_working_directory(monkeypatch, tmp_path):
+    from properties.runner.cli import state_dir
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    monkeypatch.chdir(tmp_path)
+    here = state_dir("mine.py")
+    assert here.parent == tmp_path / "xdg" / "composed" / "state"
+    monkeypatch.chdir(ROOT)
+    assert state_dir(str(tmp_path / "mine.py")) == here  # a file SPEC counts by its absolute path
+    assert state_dir("fast") != here and state_dir("mine.py:other") != here
+
+
+# -- one definition of each thing: the option table, the tiers, the check plan ------------------------------------------
+
+
+def test_every_option_in_both_parsers_and_in_the_docs():
+    from properties.runner.cli import build_parser
+
+    parser = build_parser()
+    flags = {f for action in parser._actions for f in action.option_strings}
+    for opt in options.OPTIONS:
+        assert (opt.name in flags) == (opt.where != options.PLUGIN), opt.name
+    docs = (ROOT / "docs" / "cli.md").read_text(encoding="utf-8")
+    assert options.markdown() in docs, "docs/cli.md is stale: python -m properties.runner.options --write docs/cli.md"
+    assert isinstance(parser.parse_args(["--timeout", "3"]).call_timeout, float)  # the old name
+
+
+def test_plugin_options_come_from_the_table(pytestconfig):
+    for opt in options.OPTIONS:
+        if opt.where != options.CLI:
+            assert pytestconfig.getoption(opt.dest, default="absent") != "absent", opt.name
+
+
+def test_exit_codes_documented():
+    docs = (ROOT / "docs" / "cli.md").read_text(encoding="utf-8")
+    for code, meaning in MEANING.items():
+        assert f"| {int(code)} | {meaning} |" in docs
+
+
+def test_the_plan_models_grid_and_boundary_as_phases():
+    from properties.harness.tiers import TIERS
+    from properties.runner import plan
+    from properties.runner.report import tier_of
+
+    checks = plan.plan("quick")
+    ids = [c.id for c in checks]
+    assert len(ids) == len(set(ids))
+    assert {c.phase for c in checks} == set(plan.Phase)
+    assert all(c.family == "matches_oracle" for c in checks if c.phase is not plan.Phase.RANDOM)
+    assert ids[:3] == ["matches_oracle", "output_shape", ids[2]] and ids[2].startswith("boundary[")
+    assert plan.family("grid[B1-F2-N3]") == "matches_oracle" and plan.family("batch_locality") == "batch_locality"
+    assert tier_of("boundary[B1-F1-N1-mag1]") == "core" and tier_of("grid[B1-F1-N0]") == "core"
+    assert [c.tier for c in checks if c.phase is plan.Phase.RANDOM] and {c.tier for c in checks} <= set(TIERS)
+    assert [rank for rank in (plan.rank(i) for i in ids)] == sorted(plan.rank(i) for i in ids)
+
+
+# -- usage errors: exit 4, nothing selected: exit 5 ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name, code, text", [
+    ("bad_module", Exit.USAGE, "cannot import module 'no_such_module_xyz'"),
+    ("bad_file", Exit.USAGE, "no such file"),
+    ("bad_passthrough", Exit.USAGE, "unrecognized arguments: --no-such-pytest-option"),
+    ("nothing_selected", Exit.NO_PROPERTIES, "no property was selected"),
 ])
-def test_usage_errors_from_pytest(runs, name, text):
+def test_usage_errors_from_pytest(runs, name, code, text):
     run = runs[name]
-    assert run.returncode == 2, run.explain()
+    assert run.returncode == code, run.explain()
     assert text in run.stderr, run.explain()
 
 
 @pytest.mark.parametrize("args, text", [
     (["--tier", "nope"], "invalid choice"),
     (["--profile", "nope"], "invalid choice"),
-    (["--timeout", "0"], "--timeout"),
+    (["--timeout", "0"], "--call-timeout"),  # the old name, still accepted
     (["-n", "-1"], "-n"),
     (["--max-memory", "banana"], "--max-memory"),
+    (["--max-examples", "0"], "--max-examples"),
     (["--xfails-file", "/nonexistent/xfails.txt"], "no such xfails file"),
     (["--no-such-option"], "unrecognized arguments"),
 ])
 def test_usage_errors_from_options(args, text):
     proc = subprocess.run(CLI + args, cwd=ROOT, capture_output=True, text=True, env=env(), timeout=60)
-    assert proc.returncode == 2, (proc.stdout, proc.stderr)
+    assert proc.returncode == Exit.USAGE, (proc.stdout, proc.stderr)
     assert text in proc.stderr, proc.stderr
 
 
@@ -238,8 +363,10 @@ def test_entry_points_help(entry):
         cmd = [sys.executable, *entry, "--help"]
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env(), timeout=60)
     assert proc.returncode == 0, proc.stderr
-    for option in ("--tier", "--profile", "--report", "--markdown", "--xfails-file", "--timeout", "-n"):
-        assert option in proc.stdout
+    for opt in options.OPTIONS:
+        if opt.where != options.PLUGIN:
+            assert opt.name in proc.stdout, opt.name
+    assert "5  no property selected" in proc.stdout
 
 
 # -- in process: report, xfails and process helpers - -----------------------------------------------------------------

@@ -155,7 +155,7 @@ def runs(tmp_path_factory):
     for kind, name in END_TO_END:
         options, k, _ = ALL[(kind, name)]
         report = str(tmp / f"{kind}-{name}.json")
-        extra = ["--timeout", f"{options['timeout']:g}"] if "timeout" in options else []
+        extra = ["--call-timeout", f"{options['timeout']:g}"] if "timeout" in options else []
         args = CLI + [str(_path(kind, name)), "--tier", "core", "--profile", "quick", "-n", "1", "--no-shrink",
                       "--report", report, *extra, "--", "-k", k]
         todo[(kind, name)] = Run(args, cwd=str(ROOT), report_path=report)
@@ -223,8 +223,8 @@ AS_IN_A_TERMINAL = [sys.executable, "-c", "import os, signal, sys; signal.signal
 
 
 def test_ctrl_c_stops_promptly_with_a_report(tmp_path):
-    """A Ctrl-C (SIGINT to the CLI's process group, as a terminal sends it) in the middle of a run: the CLI exits 130
-    within seconds, prints what finished, writes the report (the rest marked not run), and leaves no process."""
+    """A Ctrl-C (SIGINT to the CLI's process group, as a terminal sends it) in the middle of a run: the CLI exits 2
+    (``Exit.INTERRUPTED``, as pytest) within seconds, prints what finished, writes the report (the rest marked not run), and leaves no process."""
     report = tmp_path / "report.json"
     e = env()
     proc = subprocess.Popen(AS_IN_A_TERMINAL + CLI + ["fast", "--profile", "default", "-n", "2", "--report", str(report)],
@@ -243,7 +243,9 @@ def test_ctrl_c_stops_promptly_with_a_report(tmp_path):
     rest, _ = proc.communicate(timeout=60)
     took = time.monotonic() - interrupted
     out = "".join(seen) + rest
-    assert proc.returncode == 130, out
+    from properties.runner.exitcodes import Exit
+
+    assert proc.returncode == Exit.INTERRUPTED, out
     assert took < 20, f"took {took:.1f} s to stop\n{out}"
     assert "interrupted" in out and "verdict" in out, out
     data = json.loads(report.read_text())

@@ -180,7 +180,7 @@ def _correct_runs():
                 continue
             if impl not in ("numpy_loop", "control") and prop == "boundary":
                 # 10 large shapes, one compile each (~2 s cold): `pytest properties --impl X` runs them, and for fast
-                # every plain `pytest` run does (properties/test_boundary.py). numpy_loop (no compile) checks the
+                # every plain `pytest` run does (properties/test_phases.py). numpy_loop (no compile) checks the
                 # NumPy machinery of the domain mutants (tests/mutants/domain.py), control that of the others.
                 continue
             yield impl, prop

@@ -2,15 +2,15 @@
 
 :data:`PROPERTIES` (name -> :class:`~properties.invariants.base.Property`) serves both the pytest integration
 (``properties/test_properties.py``) and the plain-function API (:mod:`properties.api`); :data:`GRID` is
-``matches_oracle`` for one cell of the small-scope grid (``properties/test_grid.py``), :data:`BOUNDARY` the same check
-on one named case of the boundary set (``properties/test_boundary.py``).
+``matches_oracle`` for one cell of the small-scope grid (``properties/test_phases.py``), :data:`BOUNDARY` the same check
+on one named case of the boundary set (``properties/test_phases.py``).
 
 Modules (each property is a short function of the implementation whose docstring states the invariant):
 
 * :mod:`.output` -- the output's form (shape, relu last, float32, the empty batch);
 * :mod:`.oracle` -- equality to the float64 oracle (float32, other dtypes, non-finite rows; the grid cell);
 * :mod:`.boundary` -- the boundary set: fixed cases at the edges of the domain (sizes around tile widths, depth,
-  magnitudes from 1e-30 to the max safe scale), each one oracle comparison (``BOUNDARY``, ``properties/test_boundary.py``);
+  magnitudes from 1e-30 to the max safe scale), each one oracle comparison (``BOUNDARY``, ``properties/test_phases.py``);
 * :mod:`.batch` -- rows are independent and unordered;
 * :mod:`.arguments` -- how the seed and the counts are read;
 * :mod:`.algebra` -- determinism, f(0) = 0, positive homogeneity;

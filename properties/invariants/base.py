@@ -11,10 +11,7 @@ import inspect
 from dataclasses import dataclass
 from typing import Callable
 
-CORE = "core"
-STRICT = "strict"
-TRANSFORMS = "transforms"
-TIERS = (CORE, STRICT, TRANSFORMS)
+from properties.harness.tiers import CORE, STRICT, TIERS, TRANSFORMS  # noqa: F401 (re-exported: the tiers, defined once)
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@
 
 Each case is one deterministic call compared with the float64 oracle at the suite's tolerance policy
 (:func:`properties.harness.tolerance.assert_matches_oracle`), reported as its own test id ``boundary[<name>]``
-(``properties/test_boundary.py``), so a report says which edge broke. The name is the case:
+(``properties/test_phases.py``), so a report says which edge broke. The name is the case:
 ``B<rows>-F<features>-N<layers>-<magnitude>``.
 
 **Every run** checks :data:`EVERY_RUN` (the cases marked ``every_run``: one or more per edge class below, cheap to
@@ -232,7 +232,7 @@ def _check(impl, name):
                           label=f"boundary case {name}")
 
 
-#: One boundary case, by name (``check(impl, name=...)``); ``properties/test_boundary.py`` runs each as its own test.
+#: One boundary case, by name (``check(impl, name=...)``); ``properties/test_phases.py`` runs each as its own test.
 BOUNDARY = Property("boundary", CORE, _check, None)
 
 __all__ = ["BOUNDARY", "BoundaryCase", "CASES", "CASE_BY_NAME", "EVERY_RUN", "cases", "build", "output_magnitudes",

@@ -1,6 +1,6 @@
 """Equality to the float64 oracle (``composed.oracle``: the explicit loop over layers on the spec's parameters) within
 the tolerance policy of ``properties.harness.tolerance``: for float32 input, for the other dtypes, and around non-finite
-rows. ``GRID`` is the same check for one cell of the small-scope grid (``properties/test_grid.py``).
+rows. ``GRID`` is the same check for one cell of the small-scope grid (``properties/test_phases.py``).
 """
 
 from __future__ import annotations

@@ -3,9 +3,9 @@
 :func:`run_property` applies ``@given(prop.strategy)`` and :func:`properties.harness.profiles.for_property` to
 ``prop.check`` exactly as the pytest integration (:mod:`properties.runner.pytest_items`) does, under the active Hypothesis profile (the
 ``ci`` profile when ``CI`` is set: derandomized, no database), and returns an :class:`Outcome` instead of raising.
-``"grid"`` runs the small-scope grid (every cell of :func:`properties.harness.strategies.grid_cells`), ``"boundary"``
-the boundary set (its every-run cases; all of them under the ``exhaustive`` profile), one call a case, stopping at the
-first case that fails.
+A case set of the check plan (:data:`properties.runner.plan.CASE_SETS`) runs by its name: ``"grid"`` every cell of
+the small-scope grid (Hypothesis inside each), ``"boundary"`` the boundary set (its every-run cases; all of them under
+the ``exhaustive`` profile), one call a case; either stops at the first case that fails.
 
 The implementation: a SPEC runs in a candidate process (started for the call and killed after it, or pass a
 :class:`~properties.harness.proxy.ProcessCandidate` to reuse one); a plain callable can only run in this process.
@@ -26,9 +26,11 @@ from hypothesis import settings as hsettings
 from hypothesis.errors import Flaky, UnsatisfiedAssumption
 
 from properties.harness import profiles as suite_settings
-from properties.harness import strategies as S
 from properties.harness.proxy import Candidate, ImplementationError, NotRun, ProcessCandidate, open_candidate
-from properties.invariants import BOUNDARY, GRID, PROPERTIES, Property
+from properties.invariants import PROPERTIES, Property
+from properties.harness.tiers import TIERS
+from properties.runner import plan
+from properties.runner.plan import CASE_SETS, Phase
 
 #: Outcome kinds.
 PASSED, FAILED, SKIPPED, ERROR = "passed", "failed", "skipped", "error"
@@ -75,15 +77,9 @@ def _skip_exception():
 
 
 def get_property(name: str) -> Property:
-    """The property ``name`` of the catalogue, the grid's cell check for ``"grid"``, or the check of one boundary case
-    for ``"boundary"`` (``check(impl, name=...)``)."""
-    if name == "grid":
-        return GRID
-    if name == "boundary":
-        return BOUNDARY
-    if name not in PROPERTIES:
-        raise KeyError(f"no property {name!r}; known: {', '.join(sorted(PROPERTIES))}, grid, boundary")
-    return PROPERTIES[name]
+    """The property ``name`` of the catalogue, or the check of one case of the case set ``name`` (``"grid"``: one
+    cell's check; ``"boundary"``: ``check(impl, name=...)``)."""
+    return plan.get(name)
 
 
 def as_candidate(impl) -> Candidate:
@@ -97,8 +93,8 @@ def run_property(impl, prop_name: str, max_examples: int | None = None, *, shrin
     """Run property ``prop_name`` against ``impl`` (SPEC, callable or Candidate) with Hypothesis; never raises for a
     failing implementation.
 
-    ``max_examples`` overrides the profile's example count for the property (per grid cell for ``"grid"``; for
-    ``"boundary"``, the number of boundary cases, taken in order).
+    ``max_examples`` overrides the profile's example count for the property (per cell for the grid phase; for a
+    fixed case set such as ``"boundary"``, the number of its cases, taken in order).
     ``profile`` runs under that registered Hypothesis profile and the suite's budget for it (e.g. ``"ci"``:
     derandomized, 25 examples a property) instead of the active one.
     ``shrink=False`` stops at the first falsifying example (no shrinking, no explanation phase): enough to know *that*
@@ -127,12 +123,12 @@ def run_property(impl, prop_name: str, max_examples: int | None = None, *, shrin
 def _run(prop, prop_name, candidate, max_examples, shrink, profile, matmul_precision) -> Outcome:
     candidate.reset()
     name = profile or suite_settings.profile_name()
-    if prop_name == "boundary":
-        return _run_boundary(prop, candidate, max_examples, name, matmul_precision)
-    if prop_name == "grid":
-        cells = S.grid_cells(full=name in suite_settings.FULL_GRID_PROFILES)
-        runs = [(S.cell_cases(*cell), max_examples or suite_settings.GRID_EXAMPLES.get(name, 3), f"cell B,F,N={cell}")
-                for cell in cells]
+    case_set = CASE_SETS.get(prop_name)
+    if case_set is not None and case_set.phase is Phase.BOUNDARY:
+        return _run_fixed(case_set, candidate, max_examples, name, matmul_precision)
+    if case_set is not None:  # the grid phase: Hypothesis inside each cell
+        runs = [(strategy, max_examples or suite_settings.GRID_EXAMPLES.get(name, 3), f"{prop_name}[{cid}]")
+                for cid, strategy in case_set.case_list(name)]
     else:
         runs = [(prop, max_examples, "")]
     counts = {"examples": 0, "discarded": 0}
@@ -189,12 +185,11 @@ def _run(prop, prop_name, candidate, max_examples, shrink, profile, matmul_preci
     return Outcome(prop_name, True, "", counts["examples"], PASSED, counts["discarded"])
 
 
-def _run_boundary(prop, candidate, max_examples, profile_name, matmul_precision) -> Outcome:
-    """The boundary set's cases in order, one call each, until one fails (no Hypothesis: nothing to draw or shrink)."""
-    from properties.invariants.boundary import cases
-
-    names = [case.name for case in cases(full=profile_name in suite_settings.FULL_BOUNDARY_PROFILES)]
-    names = names[:max_examples] if max_examples else names
+def _run_fixed(case_set, candidate, max_examples, profile_name, matmul_precision) -> Outcome:
+    """A fixed case set's cases in order, one call each, until one fails (no Hypothesis: nothing to draw or shrink)."""
+    pairs = case_set.case_list(profile_name)
+    pairs = pairs[:max_examples] if max_examples else pairs
+    prop, name = case_set.prop, case_set.name
     precision = contextlib.nullcontext()
     if matmul_precision and not isinstance(candidate, ProcessCandidate):
         import jax
@@ -202,17 +197,17 @@ def _run_boundary(prop, candidate, max_examples, profile_name, matmul_precision)
         precision = jax.default_matmul_precision(matmul_precision)
     done = 0
     with precision:
-        for case_name in names:
+        for case_id, case in pairs:
             done += 1
             candidate.calls.clear()
             try:
-                prop.check(candidate, name=case_name)
+                prop.check(candidate, **case)
             except NotRun as exc:
-                return Outcome("boundary", True, str(exc), done, SKIPPED)
+                return Outcome(name, True, str(exc), done, SKIPPED)
             except (AssertionError, ImplementationError) as exc:
-                return Outcome("boundary", False, f"boundary[{case_name}]: {type(exc).__name__}: {exc}", done, FAILED,
-                               counterexample={"name": case_name})
-    return Outcome("boundary", True, "", done, PASSED)
+                return Outcome(name, False, f"{name}[{case_id}]: {type(exc).__name__}: {exc}", done, FAILED,
+                               counterexample=dict(case))
+    return Outcome(name, True, "", done, PASSED)
 
 
 def _settings(weight: float, examples: int | None, profile: str | None) -> hsettings:
@@ -239,14 +234,14 @@ def _message(exc: BaseException, where: str) -> str:
     return f"{where}: {text}" if where else text
 
 
-def run_all(impl, tiers=("core", "strict", "transforms"), max_examples: int | None = None, *, grid: bool = True,
+def run_all(impl, tiers=TIERS, max_examples: int | None = None, *, grid: bool = True,
             shrink: bool = True) -> dict[str, Outcome]:
-    """Run every property of ``tiers`` (default: all three, as ``composed-check --tier all``; and the grid and the
-    boundary set when ``grid`` and the core tier is included) against one implementation."""
+    """Run every property of ``tiers`` (default: all three, as ``composed-check --tier all``; and, when ``grid``, the
+    case sets of those tiers: the grid and the boundary set) against one implementation."""
     candidate = as_candidate(impl)
     names = [p.name for p in PROPERTIES.values() if p.tier in tiers]
-    if grid and "core" in tiers:
-        names += ["grid", "boundary"]
+    if grid:
+        names += [s.name for s in CASE_SETS.values() if s.tier in tiers]
     try:
         return {name: run_property(candidate, name, max_examples, shrink=shrink) for name in names}
     finally:

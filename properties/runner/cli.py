@@ -6,101 +6,62 @@ candidate process of each, never in pytest's), reads the ``@@composed@@`` progre
 plugin writes, and prints a table. It gives the run an id (``$COMPOSED_RUN``, kept if already set) and, when pytest has
 exited, ends any process that still carries it.
 
-Exit status: 0 all selected properties passed (xfails allowed), 1 a property failed or errored, 2 usage error (bad
-SPEC, bad option, nothing selected), 3 the run produced no report (internal error; pytest's output is shown), 130
-interrupted (Ctrl-C; the report of what finished is still printed and written).
+Its options come from one table (:mod:`properties.runner.options`), shared with the pytest plugin; its exit status
+from :mod:`properties.runner.exitcodes`. On a terminal a live line shows what runs (rewritten in place); otherwise
+one plain line per finished property. ``NO_COLOR`` turns colour off. Nothing is written to the working directory
+unless asked (``--report``, ``--markdown``, ``--junitxml``, ``--log``): Hypothesis's database and the
+``--last-failed`` record live in the state directory (``--state-dir``).
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import itertools
 import json
 import os
+import random
 import re
+import shutil
 import signal
 import subprocess
 import sys
 import tempfile
 import threading
+import time
 import uuid
 from pathlib import Path
 
 from properties.harness import processes
+from properties.runner import options
+from properties.runner.exitcodes import MEANING, Exit
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
-#: Exit status after a Ctrl-C (the shell's convention, 128 + SIGINT).
-EXIT_INTERRUPTED = 130
 #: Seconds pytest gets to finish its report after a Ctrl-C before it is killed.
 STOP_GRACE = 20.0
-PROFILES = ("quick", "default", "ci", "exhaustive")
-#: Per-call timeout of the CLI when --timeout is not given (pytest's own default is 120 s).
-DEFAULT_CALL_TIMEOUT = 30.0
-#: pytest-timeout's per-property backstop when --test-timeout is not given.
-DEFAULT_TEST_TIMEOUT = 900.0
 MAX_WORKER_RESTARTS = 500
+#: The ANSI colour of each outcome on a terminal (unless ``NO_COLOR`` is set).
+COLORS = {"passed": "32", "failed": "31", "error": "31", "skipped": "33", "xfailed": "33"}
 
 
-def _default_workers() -> int:
-    try:
-        n = len(os.sched_getaffinity(0))
-    except AttributeError:
-        n = os.cpu_count() or 1
-    return max(1, min(4, n))
+class _Parser(argparse.ArgumentParser):
+    """argparse, with a usage error exiting with :data:`Exit.USAGE` (argparse's own is 2, pytest's 4)."""
+
+    def error(self, message):
+        self.print_usage(sys.stderr)
+        self.exit(int(Exit.USAGE), f"{self.prog}: error: {message}\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = _Parser(
         prog="composed-check",
-        description="Check an implementation of composed_transforms against the conformance suite. SPEC is a bundled "
-        "name (e.g. fast, reference), package.module[:attr] or path/to/file.py[:attr] (attr defaults to "
-        "composed_transforms). Arguments after '--' go to pytest unchanged (e.g. -- -k matches_oracle).",
-        epilog="Exit status: 0 all selected properties passed (xfails allowed), 1 some property failed, 2 usage "
-        "error, 3 no report was produced, 130 interrupted (the report of what finished is still written).",
+        description="Check an implementation of composed_transforms against the conformance suite. Arguments after "
+        "'--' go to pytest unchanged.",
+        epilog="exit status:\n" + "\n".join(f"  {int(code)}  {meaning}" for code, meaning in MEANING.items()),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("spec", nargs="?", default="fast", metavar="SPEC",
-                   help="implementation to check (default: the bundled 'fast')")
-    p.add_argument("--tier", choices=("core", "strict", "transforms", "all"), default="all",
-                   help="core: what the problem demands; strict: the production contract; transforms: jit, vmap and "
-                        "derivatives (JAX implementations); all (default)")
-    p.add_argument("--profile", choices=PROFILES, default=None,
-                   help="Hypothesis profile: quick (4 examples a property), default (25), ci (25, derandomized), "
-                   "exhaustive (150 and the whole grid). Default: Hypothesis's ('ci' when $CI is set)")
-    p.add_argument("--report", metavar="PATH", help="write the JSON report here")
-    p.add_argument("--markdown", metavar="PATH", help="write the Markdown table here (for CI summaries)")
-    p.add_argument("-n", "--workers", type=int, default=None, metavar="N",
-                   help="pytest processes checking in parallel, each with its own candidate process (1: no "
-                   f"pytest-xdist; default min(4, CPUs) = {_default_workers()})")
-    p.add_argument("--in-process", action="store_true",
-                   help="call the implementation inside the pytest workers instead of a candidate process (for "
-                   "debugging; NOT tamper-proof)")
-    p.add_argument("--xfails-file", metavar="PATH", help="properties expected to fail (one id or id prefix a line)")
-    p.add_argument("--timeout", type=float, default=DEFAULT_CALL_TIMEOUT, metavar="SECONDS",
-                   help="fail a single call of the implementation that takes longer; its candidate process is "
-                   f"killed and restarted (default {DEFAULT_CALL_TIMEOUT:g})")
-    p.add_argument("--test-timeout", type=float, default=DEFAULT_TEST_TIMEOUT, metavar="SECONDS",
-                   help="backstop per property, pytest-timeout "
-                   f"(thread method; default {DEFAULT_TEST_TIMEOUT:g}, 0: off)")
-    p.add_argument("--max-memory", default="auto", metavar="SIZE",
-                   help="memory budget (RLIMIT_DATA) of each candidate process, e.g. 4G, 'off' (default auto: "
-                   "RAM / (2 * (workers + 1)), >= 2 GiB, none on a machine with an accelerator)")
-    p.add_argument("-x", "--exitfirst", action="store_true",
-                   help="stop at the first failing property (the others are reported as not run)")
-    p.add_argument("--max-failures", type=int, default=None, metavar="N",
-                   help="stop after N failing properties (the others are reported as not run)")
-    p.add_argument("--shrink-budget", type=float, default=None, metavar="SECONDS",
-                   help="seconds spent shrinking one property's failure to a minimal counterexample (default 5; the "
-                   "report says when it was cut short)")
-    p.add_argument("--no-shrink", action="store_true",
-                   help="report the first failing example instead of shrinking it to a minimal one (faster)")
-    p.add_argument("--log", metavar="PATH", help="save pytest's complete output here")
-    # -- isolation (issue 14) --
-    from properties.runner import isolation
-
-    p.add_argument(isolation.OPTION, action="store_true", help=isolation.HELP)
-    # -- end of isolation --
-    p.add_argument("-q", "--quiet", action="store_true", help="no progress lines, only the table")
-    p.add_argument("-v", "--verbose", action="store_true", help="also show pytest's own output")
+    p.add_argument("impl", nargs="?", default=None, metavar="SPEC",
+                   help=options.BY_DEST["impl"].describe() + "; under pytest: --impl SPEC")
+    options.add_to_argparse(p)
     return p
 
 
@@ -111,64 +72,135 @@ def _split_extra(argv: list[str]) -> tuple[list[str], list[str]]:
     return argv, []
 
 
+def state_dir(spec: str) -> Path:
+    """The default ``--state-dir`` of SPEC: ``$XDG_CACHE_HOME/composed/state/<SPEC>-<hash>``, the same from any
+    working directory (a file SPEC counts by its absolute path)."""
+    target, colon, attr = spec.rpartition(":") if re.search(r":[A-Za-z_][\w.]*$", spec) else (spec, "", "")
+    if target.endswith(".py") or os.sep in target or "/" in target:
+        spec = os.path.abspath(os.path.expanduser(target)) + colon + attr
+    slug = re.sub(r"[^A-Za-z0-9_.-]+", "_", spec)[-48:].strip("_")
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return base / "composed" / "state" / f"{slug}-{hashlib.sha256(spec.encode()).hexdigest()[:10]}"
+
+
 def pytest_command(args, report_path: str, ini_dir: str) -> list[str]:
+    """The pytest command line of a run: the suite, the plugin, our own config in ``ini_dir`` (the caller's pytest.ini,
+    conftest.py and cache stay out of it; pytest's cache, for ``--last-failed``, is kept there) and the options."""
     from properties.harness.processes import parse_size
 
-    workers = max(1, args.workers if args.workers is not None else _default_workers())
-    if args.in_process:
-        parallel = ["-n", str(workers), "--max-worker-restart", str(MAX_WORKER_RESTARTS)]  # a crash kills a worker
-    elif workers == 1:
+    if args.max_memory != "auto":
+        parse_size(args.max_memory)  # validate early (ValueError)
+    workers = max(1, args.workers if args.workers is not None else options.default_workers())
+    if workers == 1 and not args.in_process:
         parallel = ["-n", "0"]  # one pytest process: the candidate process is the isolation
-    else:
+    else:  # under --in-process a crash kills a worker, which xdist restarts
         parallel = ["-n", str(workers), "--max-worker-restart", str(MAX_WORKER_RESTARTS)]
-    cmd = [
+    passed = argparse.Namespace(**vars(args))
+    passed.report = report_path
+    return [
         sys.executable, "-m", "pytest",
         "--pyargs", "properties",
-        # a config of our own: the caller's pytest.ini / pyproject / conftest.py / cache stay out of it
         "-c", os.path.join(ini_dir, "pytest.ini"), "--rootdir", ini_dir, "--noconftest",
-        "-p", "properties.plugin", "-p", "xdist", "-p", "no:cacheprovider",
+        "-o", f"cache_dir={os.path.join(ini_dir, 'pytest-cache')}",
+        "-p", "properties.plugin", "-p", "xdist",
         *parallel,
-        "--impl", args.spec,
-        "--impl-timeout", f"{args.timeout:g}",
-        "--impl-max-memory", str(args.max_memory),
-        "--conformance-report", report_path,
+        "--impl", args.impl,
         "--conformance-progress",
         "-q", "-rN", "--color=no",
+        *options.pytest_args(passed),
     ]
-    parse_size(args.max_memory) if args.max_memory != "auto" else None  # validate early (ValueError)
-    if args.test_timeout and args.test_timeout > 0:
-        cmd += ["-p", "timeout", "--timeout", f"{args.test_timeout:g}", "--timeout-method", "thread"]
-    if args.tier != "all":
-        cmd += ["-m", args.tier]
-    if args.profile:
-        cmd += ["--hypothesis-profile", args.profile]
-    if args.no_shrink:
-        cmd += ["--conformance-no-shrink"]
-    if args.shrink_budget is not None:
-        cmd += ["--conformance-shrink-budget", f"{args.shrink_budget:g}"]
-    if args.exitfirst:
-        cmd += ["--maxfail", "1"]
-    elif args.max_failures:
-        cmd += ["--maxfail", str(args.max_failures)]
-    if args.markdown:
-        cmd += ["--conformance-markdown", args.markdown]
-    if args.xfails_file:
-        cmd += ["--xfails-file", args.xfails_file]
-    if args.in_process:
-        cmd += ["--in-process"]
-    if args.require_isolation:  # isolation (issue 14)
-        cmd += ["--require-isolation"]
-    return cmd
 
 
-def _progress_line(ev: dict) -> str:
+def use_color(stream=None) -> bool:
+    """Colour on a terminal, unless ``NO_COLOR`` is set (https://no-color.org) or the terminal is dumb."""
+    stream = sys.stdout if stream is None else stream
+    return bool(getattr(stream, "isatty", lambda: False)()) and not os.environ.get("NO_COLOR") and \
+        os.environ.get("TERM") != "dumb"
+
+
+def paint(text: str, outcome: str, color: bool) -> str:
+    code = COLORS.get(outcome.lower())
+    return f"\x1b[{code}m{text}\x1b[0m" if color and code else text
+
+
+def _progress_line(ev: dict, color: bool = False) -> str:
     width = len(str(ev.get("total", 0)))
-    line = (f"[{ev.get('index', 0):>{width}}/{ev.get('total', 0)}] {ev['outcome'].upper():<7} {ev['id']:<36} "
+    word = paint(f"{ev['outcome'].upper():<7}", ev["outcome"], color)
+    line = (f"[{ev.get('index', 0):>{width}}/{ev.get('total', 0)}] {word} {ev['id']:<36} "
             f"{str(ev.get('tier')):<6} {ev.get('examples', 0):>5} ex {ev.get('seconds', 0.0):7.2f}s")
     if ev["outcome"] in ("failed", "error") and ev.get("message"):
         first = ev["message"].strip().splitlines()[0]
         line += "\n" + " " * (width * 2 + 4) + (first if len(first) <= 160 else first[:157] + "...")
     return line
+
+
+class Display:
+    """What the run prints while it runs: a line per finished property and, on a terminal, a live line below them
+    (done/total, elapsed, what runs now) rewritten in place with ``\\r``."""
+
+    def __init__(self, quiet: bool, live: bool, color: bool):
+        self.quiet, self.live, self.color = quiet, live and not quiet, color
+        self.lock = threading.Lock()
+        self.running: dict[str, float] = {}
+        self.done = self.total = 0
+        self.start = time.monotonic()
+        self.shown = False
+        self.stopped = threading.Event()
+        if self.live:
+            threading.Thread(target=self._tick, daemon=True).start()
+
+    def event(self, ev: dict) -> None:
+        with self.lock:
+            kind = ev.get("event")
+            if kind == "collected":
+                self.total = ev.get("total", 0)
+            elif kind == "start":
+                self.running[ev.get("id", "?")] = time.monotonic()
+            elif kind == "result":
+                self.running.pop(ev.get("id"), None)
+                self.done, self.total = ev.get("index", self.done + 1), ev.get("total", self.total)
+                if not self.quiet:
+                    self._clear()
+                    print(_progress_line(ev, self.color), flush=True)
+            self._draw()
+
+    def write(self, text: str, stream=None) -> None:
+        """Print ``text`` above the live line."""
+        with self.lock:
+            self._clear()
+            print(text, file=stream or sys.stdout, flush=True)
+            self._draw()
+
+    def close(self) -> None:
+        self.stopped.set()
+        with self.lock:
+            self._clear()
+            self.live = False
+
+    def _tick(self) -> None:
+        while not self.stopped.wait(1.0):
+            with self.lock:
+                self._draw()
+
+    def _draw(self) -> None:
+        if not self.live:
+            return
+        now = time.monotonic()
+        text = f"[{self.done}/{self.total or '?'}] {now - self.start:.0f} s"
+        if self.running:
+            current, since = max(self.running.items(), key=lambda kv: kv[1])
+            more = f" (+{len(self.running) - 1} more)" if len(self.running) > 1 else ""
+            text += f"  running {current} ({now - since:.0f} s){more}"
+        width = max(20, shutil.get_terminal_size((80, 24)).columns - 1)
+        sys.stdout.write("\r\x1b[K" + text[:width])
+        sys.stdout.flush()
+        self.shown = True
+
+    def _clear(self) -> None:
+        if self.shown:
+            sys.stdout.write("\r\x1b[K")
+            sys.stdout.flush()
+            self.shown = False
 
 
 def _details(report: dict) -> str:
@@ -187,8 +219,8 @@ def _details(report: dict) -> str:
     return "\n".join(out)
 
 
-def _read_output(proc, args, log_lines: list, prefix: str) -> None:
-    """Print a progress line per finished property; keep the rest of pytest's output for the log."""
+def _read_output(proc, args, log_lines: list, prefix: str, display: Display) -> None:
+    """Show a line per finished property (and the live line); keep the rest of pytest's output for the log."""
     for raw in proc.stdout:
         pos = raw.find(prefix)
         if pos >= 0:
@@ -200,14 +232,14 @@ def _read_output(proc, args, log_lines: list, prefix: str) -> None:
             except ValueError:
                 log_lines.append(raw)
                 continue
-            if ev.get("event") == "result" and not args.quiet:
-                print(_progress_line(ev), flush=True)
-            elif ev.get("event") == "warning":
-                print(f"composed-check: warning: {ev.get('message')}", file=sys.stderr, flush=True)
+            if ev.get("event") == "warning":
+                display.write(f"composed-check: warning: {ev.get('message')}", sys.stderr)
+            else:
+                display.event(ev)
             continue
         log_lines.append(raw)
         if args.verbose:
-            sys.stdout.write(raw)
+            display.write(raw.rstrip("\n"))
 
 
 def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
@@ -257,36 +289,52 @@ def _isolation(args) -> tuple[str, str | None]:
     return isolation.summary(rec), isolation.require_message(rec) if args.require_isolation else None
 
 
+def _usage_error(args) -> str | None:
+    """What is wrong with the options, if anything (checked before anything starts)."""
+    from properties.sandbox.loader import missing_file
+
+    if args.workers is not None and args.workers < 0:
+        return "-n must be >= 0"
+    if args.call_timeout <= 0:
+        return "--call-timeout must be > 0"
+    if args.max_failures is not None and args.max_failures < 1:
+        return "--max-failures must be >= 1"
+    if args.max_examples is not None and args.max_examples < 1:
+        return "--max-examples must be >= 1"
+    if args.shrink_budget is not None and args.shrink_budget < 0:
+        return "--shrink-budget must be >= 0"
+    if missing_file(args.impl):
+        return missing_file(args.impl)
+    if args.xfails_file and not Path(args.xfails_file).is_file():
+        return f"no such xfails file: {args.xfails_file!r}"
+    return None
+
+
+def _pytest_usage_error(log: str, rc: int) -> str:
+    """pytest's own account of a usage error (rc 4) or an empty selection (rc 5), whole: every line it printed
+    (without the inifile/rootdir lines, which name our own config)."""
+    lines = [ln.rstrip() for ln in log.strip().splitlines()
+             if ln.strip() and not ln.strip().startswith(("inifile:", "rootdir:"))]
+    if rc == int(Exit.NO_PROPERTIES):
+        lines = [ln for ln in lines if "deselected" in ln or ln.startswith(("ERROR", "E "))]
+        lines.append("no property was selected (check --tier, -k and the arguments after '--')")
+    return "\n".join("  " + ln for ln in lines[-40:])
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     own, extra = _split_extra(argv)
     parser = build_parser()
     try:
         args = parser.parse_args(own)
-    except SystemExit as exc:  # argparse: 2 for a usage error, 0 for --help
+    except SystemExit as exc:  # argparse: Exit.USAGE for a usage error, 0 for --help
         return int(exc.code or 0)
-    if args.workers is not None and args.workers < 0:
+    args.impl = args.impl or os.environ.get(options.ENV_IMPL) or "fast"
+    problem = _usage_error(args)
+    if problem:
         parser.print_usage(sys.stderr)
-        print("composed-check: error: -n must be >= 0", file=sys.stderr)
-        return EXIT_USAGE
-    if args.timeout <= 0:
-        print("composed-check: error: --timeout must be > 0", file=sys.stderr)
-        return EXIT_USAGE
-    if args.max_failures is not None and args.max_failures < 1:
-        print("composed-check: error: --max-failures must be >= 1", file=sys.stderr)
-        return EXIT_USAGE
-    if args.shrink_budget is not None and args.shrink_budget < 0:
-        print("composed-check: error: --shrink-budget must be >= 0", file=sys.stderr)
-        return EXIT_USAGE
-    from properties.sandbox.loader import missing_file
-
-    if missing_file(args.spec):
-        print(f"composed-check: error: {missing_file(args.spec)}", file=sys.stderr)
-        return EXIT_USAGE
-    if args.xfails_file and not Path(args.xfails_file).is_file():
-        print(f"composed-check: error: no such xfails file: {args.xfails_file!r}", file=sys.stderr)
-        return EXIT_USAGE
-
+        print(f"composed-check: error: {problem}", file=sys.stderr)
+        return Exit.USAGE
     try:
         import hypothesis  # noqa: F401
         import xdist  # noqa: F401
@@ -294,26 +342,34 @@ def main(argv: list[str] | None = None) -> int:
         from properties.runner.report import PROGRESS_PREFIX, text_table, verdict_line
     except ImportError as exc:
         print(f"composed-check: {exc}: the suite needs the 'test' extra: pip install 'composed[test]'", file=sys.stderr)
-        return EXIT_USAGE
-
+        return Exit.USAGE
     isolation_line, isolation_error = _isolation(args)
     if isolation_error:
-        from properties.runner.exitcodes import Exit
-
         print(f"composed-check: {isolation_error}", file=sys.stderr)
-        return int(Exit.ISOLATION_MISSING)
+        return Exit.ISOLATION_MISSING
+    if args.seed is None:
+        args.seed = random.SystemRandom().getrandbits(32)
+    state = (Path(args.state_dir) if args.state_dir else state_dir(args.impl)).expanduser().resolve()
+    try:
+        state.mkdir(parents=True, exist_ok=True)
+        (state / "pytest.ini").write_text("[pytest]\n", encoding="utf-8")
+    except OSError as exc:
+        print(f"composed-check: error: cannot use the state directory {str(state)!r}: {exc}", file=sys.stderr)
+        return Exit.USAGE
+    args.state_dir = str(state)
 
+    color = use_color()
+    display = Display(args.quiet, sys.stdout.isatty(), color)
     with tempfile.TemporaryDirectory(prefix="composed-check-") as tmp:
-        Path(tmp, "pytest.ini").write_text("[pytest]\n", encoding="utf-8")
         report_path = os.path.abspath(args.report) if args.report else os.path.join(tmp, "report.json")
         if args.report and os.path.exists(report_path):
             os.remove(report_path)  # so a stale report is never read as this run's
         try:
-            cmd = pytest_command(args, report_path, tmp) + extra
+            cmd = pytest_command(args, report_path, str(state)) + extra
         except (ValueError, IndexError):
             print(f"composed-check: error: --max-memory: cannot read {args.max_memory!r} (e.g. 4G, 512M, off)",
                   file=sys.stderr)
-            return EXIT_USAGE
+            return Exit.USAGE
         env = dict(os.environ)
         env.pop("PYTEST_DISABLE_PLUGIN_AUTOLOAD", None)
         env["PYTHONUNBUFFERED"] = "1"
@@ -325,8 +381,8 @@ def main(argv: list[str] | None = None) -> int:
         snapshot = integrity.Snapshot.take()
         # -- end suite self-check --
         if not args.quiet:
-            print(f"composed-check: checking {args.spec} (tier {args.tier}"
-                  + (f", profile {args.profile}" if args.profile else "") + ")", flush=True)
+            print(f"composed-check: checking {args.impl} (tier {args.tier}"
+                  + (f", profile {args.profile}" if args.profile else "") + f", seed {args.seed})", flush=True)
             print(f"composed-check: {isolation_line}", flush=True)
         try:
             # its own process group: a Ctrl-C reaches this process only, which passes one SIGINT on
@@ -334,19 +390,21 @@ def main(argv: list[str] | None = None) -> int:
                                     errors="replace", bufsize=1, process_group=0, preexec_fn=_die_with_parent)
         except OSError as exc:
             print(f"composed-check: cannot run pytest: {exc}", file=sys.stderr)
-            return EXIT_INTERNAL
+            return Exit.INTERNAL
         log_lines: list[str] = []
-        reader = threading.Thread(target=_read_output, args=(proc, args, log_lines, PROGRESS_PREFIX), daemon=True)
+        reader = threading.Thread(target=_read_output, args=(proc, args, log_lines, PROGRESS_PREFIX, display),
+                                  daemon=True)
         reader.start()
         interrupted = False
         try:
             rc = proc.wait()
         except KeyboardInterrupt:
             interrupted = True
-            print("\ncomposed-check: interrupted; stopping the run and collecting what finished ...", file=sys.stderr,
-                  flush=True)
+            display.write("\ncomposed-check: interrupted; stopping the run and collecting what finished ...",
+                          sys.stderr)
             rc = _stop(proc)
         reader.join(timeout=5)
+        display.close()
         processes.kill_tree(run=run)
         processes.reap_orphans()
         from properties.harness.isolation import remove_tmpdirs
@@ -360,9 +418,6 @@ def main(argv: list[str] | None = None) -> int:
         if tampered is not None:
             return tampered
         # -- end suite self-check --
-
-        from properties.runner.exitcodes import Exit
-
         if rc == int(Exit.ISOLATION_MISSING) and args.require_isolation:  # isolation (issue 14): no verdict
             lines = log.splitlines()
             at = next((i for i, ln in enumerate(lines) if "--require-isolation" in ln), None)
@@ -370,29 +425,27 @@ def main(argv: list[str] | None = None) -> int:
                 ln for ln in itertools.takewhile(lambda ln: ln.startswith("  "), lines[at + 1:])]
             print("composed-check: " + ("\n".join(found) or "--require-isolation: a protection is missing"),
                   file=sys.stderr)
-            return int(Exit.ISOLATION_MISSING)
-        if rc == 4 or rc == 5:  # pytest: usage error / nothing collected
-            lines = []
-            for ln in log.splitlines():
-                found = re.search(r"ERROR: (.*?)( !)?$", ln)
-                text = found.group(1) if found else (ln if ln.startswith(("ImportError", "E ")) else None)
-                if text and text not in lines:
-                    lines.append(text)
-            lines = lines or log.strip().splitlines()[-15:]
-            if rc == 5:
-                lines.append("no property was selected (check --tier and the -k/-m arguments after '--')")
-            print("composed-check: usage error:\n" + "\n".join("  " + ln for ln in lines), file=sys.stderr)
-            return EXIT_USAGE
+            return Exit.ISOLATION_MISSING
+
+        if rc in (int(Exit.USAGE), int(Exit.NO_PROPERTIES)) and not interrupted:
+            what = "usage error" if rc == int(Exit.USAGE) else "nothing to check"
+            print(f"composed-check: {what}:\n{_pytest_usage_error(log, rc)}", file=sys.stderr)
+            return Exit(rc)
         try:
             report = json.loads(Path(report_path).read_text(encoding="utf-8"))
         except (OSError, ValueError):
             if interrupted:
                 print("composed-check: interrupted before any report was written", file=sys.stderr)
-                return EXIT_INTERRUPTED
+                return Exit.INTERRUPTED
             print(f"composed-check: pytest exited with status {rc} and wrote no report; its output:\n"
                   + "\n".join(log.strip().splitlines()[-60:]), file=sys.stderr)
-            return EXIT_INTERNAL
+            return Exit.INTERNAL
 
+    return _summarise(args, report, rc, log, interrupted, color, text_table, verdict_line)
+
+
+def _summarise(args, report, rc, log, interrupted, color, text_table, verdict_line) -> int:
+    """Print the table, the failures and the verdict; the exit status."""
     summary = report["summary"]
     print()
     print(text_table(report))
@@ -404,23 +457,24 @@ def main(argv: list[str] | None = None) -> int:
     line = verdict_line(report)
     if interrupted and line.startswith("PASSED"):  # nothing failed, but most of it never ran: no verdict
         line = "INTERRUPTED" + line[len("PASSED"):]
-    print(f"composed-check {args.spec}: {line}" + (" (interrupted)" if interrupted else ""))
-    if args.report:
-        print(f"report: {args.report}")
-    if args.markdown:
-        print(f"markdown: {args.markdown}")
+    word, _, tail = line.partition(":")
+    line = paint(word, "passed" if word == "PASSED" else "failed", color) + ":" + tail
+    print(f"composed-check {args.impl}: {line}" + (" (interrupted)" if interrupted else ""))
+    for name in ("report", "markdown", "junitxml"):
+        if getattr(args, name):
+            print(f"{name}: {getattr(args, name)}")
     if interrupted:
-        return EXIT_INTERRUPTED
+        return Exit.INTERRUPTED
     if summary["total"] == 0:
-        return EXIT_USAGE
+        return Exit.NO_PROPERTIES
     if summary["failed"] or summary["error"]:
-        return EXIT_FAILED
-    if rc not in (0,):
+        return Exit.FAILED
+    if rc != 0:
         # every property passed but pytest still failed (e.g. an error outside the suite's items)
         print("composed-check: pytest exited with status %d; its output:\n%s" % (rc, "\n".join(
             log.strip().splitlines()[-30:])), file=sys.stderr)
-        return EXIT_FAILED
-    return EXIT_OK
+        return Exit.FAILED
+    return Exit.OK
 
 
 if __name__ == "__main__":

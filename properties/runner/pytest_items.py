@@ -1,5 +1,5 @@
-"""Turning the catalogue's properties into pytest tests (used by ``properties/test_properties.py``,
-``properties/test_grid.py`` and ``properties/test_boundary.py``)."""
+"""Turning the check plan (:mod:`properties.runner.plan`) into pytest tests: ``properties/test_properties.py`` (a test
+per property of the catalogue) and ``properties/test_phases.py`` (a test per case set, a parameter per case)."""
 
 from __future__ import annotations
 
@@ -7,39 +7,12 @@ import pytest
 from hypothesis import given
 
 from properties.harness import profiles
-from properties.harness import strategies as S
 from properties.harness.proxy import ImplementationError, NotRun
-from properties.invariants import BOUNDARY, GRID, Property
+from properties.invariants import Property
+from properties.runner.plan import CASE_SETS, CaseSet, Phase, family, rank  # noqa: F401 (family, rank: the plugin's)
 
-#: Tests that run the same check as a property of the catalogue: once one test of a family failed (and was shrunk) in
-#: a run, the others report their first failing example without shrinking it again.
-FAMILIES = {"grid": "matches_oracle", "boundary": "matches_oracle"}
-
-#: The order the suite's tests run in: cheap, discriminating checks first (a broken implementation is found in the
-#: first seconds), expensive ones last. Ids not listed run after these, core before strict before transforms.
-ORDER = (
-    "matches_oracle", "output_shape", "boundary", "zero_layers_is_identity", "nonnegative_and_finite", "zero_input_gives_zero",
-    "grid", "deterministic", "input_forms", "seed_truncates_toward_zero", "layers_truncate_toward_zero",
-    "features_truncate_toward_zero", "seed_semantics", "seeds_wrap_modulo_2_32", "positive_homogeneity",
-    "batch_permutation_equivariance", "batch_locality", "float32_in_float32_out", "empty_batch", "input_not_mutated",
-    "array_like_inputs", "rejects_invalid_arguments", "nonfinite_rows_stay_in_their_row", "dtypes",
-    "rejects_every_violation",
-    "jaxpr_constant_in_depth", "scan_body_is_batched_matmul", "sharded_batch",
-)
-_TIER_RANK = {"core": 0, "strict": 1, "transforms": 2}
-
-
-def family(prop_id: str) -> str:
-    """The check a test runs: ``grid[B1-F2-N3]`` -> ``matches_oracle``; a property -> its own name."""
-    base = prop_id.split("[", 1)[0]
-    return FAMILIES.get(base, base)
-
-
-def rank(prop_id: str, tier: str | None) -> tuple:
-    base = prop_id.split("[", 1)[0]
-    if base in ORDER:
-        return (0, ORDER.index(base), 0)
-    return (1, _TIER_RANK.get(tier or "", 3), 0)
+#: Set by the plugin from its options: ``examples`` (``--max-examples``), examples a property or grid cell.
+OVERRIDES: dict = {"examples": None}
 
 
 class _State:
@@ -59,10 +32,10 @@ class _State:
 STATE = _State()
 
 
-def _run(prop: Property, candidate, case: dict) -> None:
+def _run(prop: Property, candidate, case: dict, name: str | None = None) -> None:
     STATE.examples += 1
     STATE.case = case
-    STATE.prop = prop.name
+    STATE.prop = name or prop.name
     candidate.calls.clear()
     try:
         prop.check(candidate, **case)
@@ -75,9 +48,9 @@ def _run(prop: Property, candidate, case: dict) -> None:
 
 
 def make_property_test(prop: Property):
-    """A pytest test function for ``prop``: Hypothesis draws ``case`` dicts from the property's strategy."""
+    """A pytest test function for ``prop`` (phase RANDOM): Hypothesis draws ``case`` dicts from its strategy."""
 
-    @profiles.for_property(prop.weight)
+    @profiles.for_property(prop.weight, examples=OVERRIDES["examples"])
     @prop.given
     def test(candidate, case):
         _run(prop, candidate, case)
@@ -88,17 +61,32 @@ def make_property_test(prop: Property):
     return getattr(pytest.mark, prop.tier)(test)
 
 
-def run_boundary_case(candidate, name: str) -> None:
-    """One case of the boundary set (:mod:`properties.invariants.boundary`): a single deterministic call, recorded like
-    a Hypothesis example (its counterexample is ``{"name": ...}``, its repro ``check_case(SPEC, "boundary", ...)``)."""
-    _run(BOUNDARY, candidate, {"name": name})
+def run_case(candidate, case_set: CaseSet, case_id: str) -> None:
+    """One case of a case set: a fixed case is one deterministic call, recorded like a Hypothesis example (its
+    counterexample is the case, its repro ``check_case(SPEC, NAME, case)``); a grid cell is a Hypothesis test of its
+    own over the cell's strategy."""
+    case = case_set.case(case_id)
+    if case_set.phase is Phase.BOUNDARY:
+        _run(case_set.prop, candidate, case, case_set.name)
+        return
 
-
-def make_cell_test(b: int, f: int, n: int):
-    """A Hypothesis-driven ``matches_oracle`` check for one grid cell."""
-    @profiles.for_property(examples=profiles.grid_examples())
-    @given(case=S.cell_cases(b, f, n))
+    @profiles.for_property(examples=OVERRIDES["examples"] or profiles.grid_examples())
+    @given(case=case)
     def run(candidate, case):
-        _run(GRID, candidate, case)
+        _run(case_set.prop, candidate, case, case_set.name)
 
-    return run
+    run(candidate)
+
+
+def make_case_set_test(case_set: CaseSet):
+    """``test_<name>``, parametrized by the case ids the active profile runs, marked with the set's tier."""
+    ids = [cid for cid, _ in case_set.case_list()]
+
+    @pytest.mark.parametrize("case_id", ids, ids=ids)
+    def test(candidate, case_id):
+        run_case(candidate, case_set, case_id)
+
+    test.__name__ = f"test_{case_set.name}"
+    test.__qualname__ = test.__name__
+    test.__doc__ = f"{case_set.phase.name} phase: {case_set.prop.invariant}"
+    return getattr(pytest.mark, case_set.tier)(test)

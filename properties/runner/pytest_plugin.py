@@ -28,10 +28,7 @@ from properties.harness.profiles import register_profiles
 # At import, not in pytest_configure: Hypothesis's own plugin loads --hypothesis-profile in its pytest_configure.
 register_profiles()
 
-ENV_IMPL = "COMPOSED_IMPL"
-ENV_CACHE = "COMPOSED_JAX_CACHE"
-ENV_HOST_DEVICES = "COMPOSED_HOST_DEVICES"
-DEFAULT_HOST_DEVICES = 4  # the default of --host-devices (properties.harness.proxy.DEFAULT_HOST_DEVICES)
+from properties.runner.options import DEFAULT_HOST_DEVICES, ENV_CACHE, ENV_HOST_DEVICES, ENV_IMPL  # noqa: E402
 
 __all__ = [
     "pytest_addoption", "pytest_configure", "pytest_unconfigure", "pytest_sessionfinish", "pytest_report_header",
@@ -42,98 +39,9 @@ __all__ = [
 
 
 def pytest_addoption(parser):
-    group = parser.getgroup("composed", "composed conformance suite")
-    group.addoption(
-        "--impl",
-        metavar="SPEC",
-        default=None,
-        help="implementation under test: a name in composed.IMPLEMENTATIONS, package.module[:attr] or "
-        f"path/to/file.py[:attr] (attr defaults to composed_transforms). Default: ${ENV_IMPL}, else 'fast'.",
-    )
-    group.addoption(
-        "--impl-timeout",
-        metavar="SECONDS",
-        type=float,
-        default=None,
-        help="fail a single call of the implementation that runs longer than this (default 120); the candidate "
-        "process is killed and restarted",
-    )
-    group.addoption(
-        "--in-process",
-        action="store_true",
-        default=False,
-        help="call the implementation in the pytest process instead of a candidate process (for debugging with pdb; "
-        "NOT tamper-proof: the implementation can change the suite, and a crash ends the session)",
-    )
-    group.addoption(
-        "--matmul-precision",
-        default="highest",
-        help="jax_default_matmul_precision while the suite runs (default 'highest', so float32 on GPU/TPU is true "
-        "float32, not TF32/bf16 passes; 'keep' leaves JAX's setting alone)",
-    )
-    group.addoption(
-        "--jax-cache-dir",
-        metavar="PATH",
-        default=None,
-        help=f"persistent JAX compilation cache directory ('off' disables). Default: ${ENV_CACHE}, else "
-        "$XDG_CACHE_HOME/composed/jax (~/.cache/composed/jax)",
-    )
-    group.addoption(
-        "--host-devices",
-        metavar="N",
-        default=None,
-        help="split the candidate process's host CPU into N XLA devices (--xla_force_host_platform_device_count=N) "
-        "for the sharding property; 0 opts out. Default: $%s, else %d; never when XLA_FLAGS already sets a count"
-        % (ENV_HOST_DEVICES, DEFAULT_HOST_DEVICES),
-    )
-    group.addoption(
-        "--conformance-report",
-        metavar="PATH",
-        default=None,
-        help="write the suite's verdicts as JSON to PATH (schema: properties/runner/report.py; with xdist the "
-        "controller writes it)",
-    )
-    group.addoption("--conformance-markdown", metavar="PATH", default=None,
-                    help="write the verdicts as a Markdown table to PATH (for CI summaries)")
-    group.addoption("--conformance-progress", action="store_true", default=False,
-                    help="print one machine-readable '@@composed@@ {json}' line per finished property (for the "
-                    "composed-check CLI)")
-    group.addoption(
-        "--xfails-file",
-        metavar="PATH",
-        default=None,
-        help="properties expected to fail: one property id or id prefix per line, '#' comments; matching properties "
-        "become xfail (non-strict), a line matching none gives a warning",
-    )
-    group.addoption(
-        "--conformance-no-shrink",
-        action="store_true",
-        default=False,
-        help="skip Hypothesis's shrink phase: a failing property reports the first failing example found, not a "
-        "minimal one (much faster against an implementation that fails everywhere)",
-    )
-    group.addoption(
-        "--conformance-shrink-budget",
-        metavar="SECONDS",
-        type=float,
-        default=None,
-        help="seconds Hypothesis may spend shrinking one property's failure (default %g; the report says when the "
-        "budget cut it short). A test whose check already failed and was shrunk in this run (a grid cell after "
-        "matches_oracle, say) reports its first failing example without shrinking" % 5.0,
-    )
-    group.addoption(
-        "--impl-max-memory",
-        metavar="SIZE",
-        default="auto",
-        help="memory budget (RLIMIT_DATA) of the candidate process, so an implementation allocating without bound "
-        "gets MemoryError: e.g. 4G, 512M, 'off'. Default 'auto': RAM / (2 * (workers + 1)), at least 2 GiB, on "
-        "machines without an accelerator",
-    )
-    # -- isolation (issue 14) --
-    from properties.runner import isolation
+    from properties.runner.options import add_to_pytest
 
-    group.addoption(isolation.OPTION, action="store_true", default=False, help=isolation.HELP)
-    # -- end of isolation --
+    add_to_pytest(parser.getgroup("composed", "composed conformance suite"))
 
 
 def impl_spec(config) -> tuple[str, bool]:
@@ -145,7 +53,7 @@ def impl_spec(config) -> tuple[str, bool]:
 def _cache_dir(config) -> str | None:
     from properties.harness.proxy import default_cache_dir
 
-    value = config.getoption("jax_cache_dir")
+    value = config.getoption("jax_cache_dir")  # $COMPOSED_JAX_CACHE is read by default_cache_dir
     if value and value.lower() in ("off", "0", "none", "false", "no"):
         return None
     return value or default_cache_dir()
@@ -255,7 +163,7 @@ def run_id() -> str:
 def _memory_budget(config) -> int | None:
     from properties.harness import processes
 
-    size = config.getoption("impl_max_memory")
+    size = config.getoption("max_memory")
     if size == "auto":
         workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1") or 1)
         return processes.auto_memory(workers)
@@ -272,7 +180,7 @@ def make_candidate(config):
     from properties.harness.proxy import DEFAULT_TIMEOUT, InProcessCandidate, ProcessCandidate
 
     spec, _ = impl_spec(config)
-    timeout = config.getoption("impl_timeout") or DEFAULT_TIMEOUT
+    timeout = config.getoption("call_timeout") or DEFAULT_TIMEOUT
     if config.getoption("in_process"):
         return InProcessCandidate(spec, timeout=timeout)
     return ProcessCandidate(spec, timeout=timeout, max_memory=_memory_budget(config), env=candidate_env(config),
@@ -280,15 +188,24 @@ def make_candidate(config):
                             require_isolation=config.getoption("require_isolation"))
 
 
+@pytest.hookimpl(tryfirst=True)  # before Hypothesis's own, which reads --hypothesis-seed
 def pytest_configure(config):
-    config.addinivalue_line("markers", "core: what the problem itself demands (float32, valid arguments)")
-    config.addinivalue_line("markers", "strict: the production contract of composed (errors, dtypes, B=0, ...)")
-    config.addinivalue_line("markers", "transforms: jax.jit, jax.vmap and derivatives vs the oracle (JAX impls only)")
+    from properties.harness.tiers import TIER_TABLE
+
+    for tier in TIER_TABLE:
+        config.addinivalue_line("markers", f"{tier.name}: {tier.description}")
+    suite = _runs_the_suite(config) or hasattr(config, "workerinput")
+    if suite or config.getoption("seed") is not None:
+        _configure_hypothesis(config)
     _configure_jax(config)
     _configure_conformance(config)
-    if not (_runs_the_suite(config) or hasattr(config, "workerinput")):
+    if not suite:
         return
     _configure_blas()
+    if config.getoption("max_examples"):
+        from properties.runner import pytest_items
+
+        pytest_items.OVERRIDES["examples"] = config.getoption("max_examples")
     from properties.runner import isolation  # isolation (issue 14): non-dumpable; probe and --require-isolation
 
     isolation.configure(config)
@@ -313,6 +230,31 @@ def pytest_configure(config):
     config._composed_candidate = make_candidate(config)
     config._composed_candidate.start()
     config._composed_check_load = explicit and not hasattr(config, "workerinput")
+
+
+def _configure_hypothesis(config) -> None:
+    """``--seed``: Hypothesis's seed (as ``--hypothesis-seed``); a new one when neither is given, so that every run
+    can be replayed (the header and the report say which). ``--state-dir``: where Hypothesis keeps its database."""
+    import random
+
+    seed = config.getoption("seed")
+    given = getattr(config.option, "hypothesis_seed", None)
+    if seed is None and given is not None:
+        try:
+            seed = int(given)
+        except ValueError:  # a text seed: Hypothesis hashes it, ours stays unknown
+            seed = None
+    elif seed is None:
+        seed = random.SystemRandom().getrandbits(32)
+    if seed is not None:
+        config.option.seed = seed  # xdist passes the controller's options on to its workers
+        config.option.hypothesis_seed = seed
+    config._composed_seed = seed
+    state = config.getoption("state_dir")
+    if state:
+        from hypothesis.configuration import set_hypothesis_home_dir
+
+        set_hypothesis_home_dir(Path(state) / "hypothesis")
 
 
 def pytest_collection_finish(session):
@@ -424,11 +366,17 @@ def pytest_report_header(config):
 
     source = "--impl" if config.getoption("impl") else (f"${ENV_IMPL}" if explicit else "default")
     where = "in process" if config.getoption("in_process") else "in a candidate process"
+    from hypothesis import core
+
+    seed = getattr(core, "global_force_seed", None)  # what Hypothesis uses (the option reached it)
+    seed_text = f"seed {seed}" if seed is not None else "seed: Hypothesis's"
+    if settings.default.derandomize:
+        seed_text += " (unused: the profile is derandomized)"
     from properties.runner import isolation
 
     lines = [
         f"composed: implementation under test: {spec} ({source}), {where}; hypothesis profile: "
-        f"{settings.get_current_profile_name()}; JAX cache: {_cache_dir(config) or 'off'}"
+        f"{settings.get_current_profile_name()}, {seed_text}; JAX cache: {_cache_dir(config) or 'off'}"
     ]
     return lines + [line for line in (isolation.header(config),) if line]  # isolation (issue 14)
 
@@ -463,7 +411,7 @@ def _fresh_candidate_state(request):
     handle = request.getfixturevalue("candidate") if "candidate" in request.fixturenames else None
     if handle is not None:
         handle.reset()
-    budget = request.config.getoption("conformance_shrink_budget")
+    budget = request.config.getoption("shrink_budget")
     budget = DEFAULT_SHRINK_BUDGET if budget is None else budget
     if is_suite_path(request.node.path):
         check = family(property_id(request.node.nodeid))
@@ -498,7 +446,7 @@ def pytest_runtest_makereport(item, call):
 
         RunState().note_failed(family(property_id(item.nodeid)))
         note = STATE.shrink_note or (
-            "shrinking stopped at the time budget (--conformance-shrink-budget): the counterexample may not be "
+            "shrinking stopped at the time budget (--shrink-budget): the counterexample may not be "
             "minimal" if shrink_was_cut() else None)
         if note:
             item.user_properties.append(("composed_shrink_note", note))
@@ -527,24 +475,24 @@ def _configure_conformance(config) -> None:
             config._composed_xfails = (path, xfails.read(path))
         except xfails.XfailsFileError as exc:
             raise pytest.UsageError(str(exc)) from None
-    size = config.getoption("impl_max_memory")
+    size = config.getoption("max_memory")
     try:
         processes.parse_size(size) if size != "auto" else None
     except (ValueError, IndexError):
-        raise pytest.UsageError(f"--impl-max-memory: cannot read {size!r} (e.g. 4G, 512M, off)") from None
+        raise pytest.UsageError(f"--max-memory: cannot read {size!r} (e.g. 4G, 512M, off)") from None
     if hasattr(config, "workerinput"):
         return
-    if (config.getoption("conformance_report") or config.getoption("conformance_markdown")
-            or config.getoption("conformance_progress")):
+    if config.getoption("report") or config.getoption("markdown") or config.getoption("conformance_progress"):
         from properties.runner.report import ReportPlugin
 
         plugin = ReportPlugin(
             config,
             impl_spec(config)[0],
-            config.getoption("conformance_report"),
-            config.getoption("conformance_markdown"),
+            config.getoption("report"),
+            config.getoption("markdown"),
             config.getoption("conformance_progress"),
         )
+        plugin.seed = getattr(config, "_composed_seed", None)
         config.pluginmanager.register(plugin, "composed-report")
 
 
@@ -554,7 +502,7 @@ def pytest_sessionstart(session):
     Hypothesis profile without the shrink and explain phases (after Hypothesis's own plugin loaded it, before the
     suite's modules build their settings at collection)."""
     _finish_probe(session.config)
-    if not session.config.getoption("conformance_no_shrink"):
+    if not session.config.getoption("no_shrink"):
         return
     from hypothesis import Phase, settings
 
@@ -570,13 +518,27 @@ def pytest_collection_modifyitems(session, config, items):
     """Mark the properties listed in the xfails file (before -m/-k deselect, so a line is checked against all), and
     run the suite's tests cheapest and most discriminating first."""
     _mark_xfails(config, items)
+    _select_tier(config, items)
     _order(items)
+
+
+def _select_tier(config, items) -> None:
+    """``--tier NAME``: deselect the suite's tests of the other tiers (like ``-m NAME``; other tests stay)."""
+    tier = config.getoption("tier")
+    if not tier or tier == "all":
+        return
+    keep, drop = [], []
+    for item in items:
+        (drop if _is_suite_item(item) and item.get_closest_marker(tier) is None else keep).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
 
 
 def _order(items) -> None:
     """The suite's tests in ``properties.runner.pytest_items.ORDER`` (a broken implementation is found in the first
     seconds); other tests keep their places, before the suite's."""
-    from properties.invariants.base import TIERS
+    from properties.harness.tiers import TIERS
     from properties.runner.pytest_items import rank
     from properties.runner.report import is_suite_path, property_id
 

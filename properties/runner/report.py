@@ -41,7 +41,7 @@ from pathlib import Path, PurePath
 import pytest
 
 from properties.harness import processes
-from properties.invariants.base import CORE, TIERS
+from properties.harness.tiers import TIERS
 
 SUITE_DIR = Path(__file__).resolve().parent.parent  # where the test_*.py modules of the suite are
 OUTCOMES = ("passed", "failed", "error", "xfailed", "skipped")
@@ -79,16 +79,12 @@ def tier_of(prop_id: str, keywords=()) -> str | None:
     for tier in TIERS:
         if tier in keywords:
             return tier
-    base = prop_id.split("[", 1)[0]
-    if base in ("grid", "boundary"):
-        return CORE
     try:
-        from properties.invariants import PROPERTIES
+        from properties.runner.plan import tier
 
-        found = PROPERTIES.get(base)
+        return tier(prop_id)  # a property's, or its case set's (grid, boundary, ...)
     except Exception:  # noqa: BLE001
-        found = None
-    return found.tier if found is not None else None
+        return None
 
 
 def _trim(text: str) -> str:
@@ -380,6 +376,7 @@ class ReportPlugin:
             entry = self._entry(nodeid)
             if entry.start is None:
                 entry.start = time.time()
+                self._emit({"event": "start", "id": entry.id})
 
     def pytest_runtest_logreport(self, report):
         if report.nodeid not in self.entries and not self._is_suite_nodeid(report.nodeid):
@@ -444,8 +441,10 @@ class ReportPlugin:
         # -- end suite self-check --
         from properties.runner.isolation import report_object  # isolation (issue 14)
 
-        return build(self.spec, entries, time.time() - self.started, report_object(self.config),
-                     integrity.section(snapshot, changes or []))
+        report = build(self.spec, entries, time.time() - self.started, report_object(self.config),
+                       integrity.section(snapshot, changes or []))
+        report["seed"] = getattr(self, "seed", None)  # Hypothesis's seed of the run (--seed)
+        return report
 
     def _emit(self, event: dict) -> None:
         if not self.progress:

@@ -59,6 +59,14 @@ def counterexample(case: dict) -> dict:
     return out
 
 
+def _builder(name: str) -> str | None:
+    """How a case of the case set ``name`` builds its call (``CaseSet.build``), if it is one that does."""
+    from properties.runner.plan import CASE_SETS
+
+    found = CASE_SETS.get(name)
+    return found.build if found is not None else None
+
+
 def repro(spec: str, prop: str, case: dict) -> str:
     """A snippet that loads the implementation, makes the call(s) of the minimal failing case and raises the
     property's assertion, showing the discrepancy."""
@@ -71,13 +79,15 @@ def repro(spec: str, prop: str, case: dict) -> str:
         f"check_case({spec!r}, {prop!r}, case)  # raises AssertionError describing the discrepancy",
     ]
     keys = {"seed", "x_batch", "num_layers", "features"}
-    if prop == "boundary" and set(case) == {"name"}:  # a named case of the boundary set: its arrays are built
+    builder = _builder(prop)
+    if builder is not None and not keys <= set(case):  # a named case of a fixed set: its arrays are built
+        module, function = builder.split(":")
         lines[3:3] = [
             "from properties import load_implementation",
-            "from properties.invariants.boundary import build",
+            f"from {module} import {function}",
             f"impl = load_implementation({spec!r})",
         ]
-        lines.insert(-1, "call = build(case['name'])  # dict(seed, x_batch, num_layers, features)")
+        lines.insert(-1, f"call = {function}(**case)  # dict(seed, x_batch, num_layers, features)")
         lines.insert(-1, "print(np.asarray(impl(call['seed'], call['x_batch'], call['num_layers'], call['features'])))")
     elif keys <= set(case):
         lines[3:3] = [
