@@ -164,19 +164,45 @@ def _progress_line(ev: dict) -> str:
 
 
 def _details(report: dict) -> str:
-    out = []
-    for p in report["properties"]:
-        if p["outcome"] not in ("failed", "error"):
-            continue
-        out.append(f"--- {p['id']} ({p['tier']}): {p['outcome']}")
-        msg = p["message"].strip().splitlines()
-        out += ["    " + line for line in msg[:25]]
-        if len(msg) > 25:
-            out.append(f"    ... ({len(msg) - 25} more lines in the report)")
-        if p.get("repro"):
-            out.append("  reproduce with:")
-            out += ["    " + line for line in p["repro"].rstrip().splitlines()]
-    return "\n".join(out)
+    """The findings: one per cause, each with its reproduction and the failures it explains (see ``docs/report.md``)."""
+    from properties.runner.report import finding_text
+
+    return finding_text(report)
+
+
+def print_results(report: dict, args, interrupted: bool) -> None:
+    """The end of a run: the table (with -v), the findings, the verdict; under GitHub Actions also one ``::error``
+    annotation per finding and the Markdown appended to ``$GITHUB_STEP_SUMMARY``."""
+    from properties.runner.report import github_annotations, github_summary, on_github, text_table, verdict_line
+
+    print()
+    if args.verbose:
+        print(text_table(report))
+        print()
+    details = _details(report)
+    if details:
+        print(details)
+        print()
+    line = verdict_line(report)
+    if interrupted and line.startswith("PASSED"):  # nothing failed, but most of it never ran: no verdict
+        line = "INTERRUPTED" + line[len("PASSED"):]
+    print(f"composed-check {args.spec}: {line}" + (" (interrupted)" if interrupted else ""))
+    prov = report.get("provenance") or {}
+    if prov:
+        seed = prov.get("seed")
+        if seed is None:
+            seed = "none: derandomized" if prov.get("derandomize") else "none: random"
+        print(f"run: profile {prov.get('profile')}, seed {seed}, suite {prov.get('suite')}, jax {prov.get('jax')}, "
+              f"started {prov.get('started')}")
+    if args.report:
+        print(f"report: {args.report}")
+    if args.markdown:
+        print(f"markdown: {args.markdown}")
+    if on_github():
+        for annotation in github_annotations(report):
+            print(annotation)
+        github_summary(report)
+    sys.stdout.flush()
 
 
 def _read_output(proc, args, log_lines: list, prefix: str) -> None:
@@ -269,7 +295,7 @@ def main(argv: list[str] | None = None) -> int:
         import hypothesis  # noqa: F401
         import xdist  # noqa: F401
 
-        from properties.runner.report import PROGRESS_PREFIX, text_table, verdict_line
+        from properties.runner.report import PROGRESS_PREFIX
     except ImportError as exc:
         print(f"composed-check: {exc}: the suite needs the 'test' extra: pip install 'composed[test]'", file=sys.stderr)
         return EXIT_USAGE
@@ -341,21 +367,7 @@ def main(argv: list[str] | None = None) -> int:
             return EXIT_INTERNAL
 
     summary = report["summary"]
-    print()
-    print(text_table(report))
-    print()
-    details = _details(report)
-    if details:
-        print(details)
-        print()
-    line = verdict_line(report)
-    if interrupted and line.startswith("PASSED"):  # nothing failed, but most of it never ran: no verdict
-        line = "INTERRUPTED" + line[len("PASSED"):]
-    print(f"composed-check {args.spec}: {line}" + (" (interrupted)" if interrupted else ""))
-    if args.report:
-        print(f"report: {args.report}")
-    if args.markdown:
-        print(f"markdown: {args.markdown}")
+    print_results(report, args, interrupted)
     if interrupted:
         return EXIT_INTERRUPTED
     if summary["total"] == 0:
