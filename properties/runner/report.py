@@ -369,8 +369,8 @@ def verdict_line(report: dict) -> str:
     counts = ", ".join(f"{s[k]} {k}" for k in OUTCOMES)
     wall = s.get("wall_seconds", s["seconds"])
     found = s.get("findings")
-    head = "PASSED" if ok else "FAILED" + (f": {found} finding{'s' * (found != 1)}" if found else "")
-    return f"{head}; {counts} ({s['total']} properties, {s['examples']} examples, {wall:.1f} s)"
+    head = "PASSED: " if ok else "FAILED: " + (f"{found} finding{'s' * (found != 1)}; " if found else "")
+    return f"{head}{counts} ({s['total']} properties, {s['examples']} examples, {wall:.1f} s)"
 
 
 def text_table(report: dict) -> str:
