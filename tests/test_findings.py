@@ -79,13 +79,13 @@ def test_independent_causes_are_separate_findings():
     first."""
     entries = [_entry("matches_oracle"), _entry("grid[B1-F1-N1]"),
                _entry("float32_in_float32_out", mismatch=False, tier="strict"),
-               _entry("input_not_mutated", mismatch=False, tier="strict"),
+               _entry("rejects_every_violation", mismatch=False, tier="strict"),
                _entry("batch_locality", mismatch=True)]
     r = _report(entries)
     check_report_schema(r)
     assert [(f["id"], f["explains"]) for f in r["findings"]] == [
-        ("input_not_mutated", []), ("float32_in_float32_out", []),
-        ("batch_locality", ["matches_oracle", "grid[B1-F1-N1]"])]
+        ("float32_in_float32_out", []), ("batch_locality", ["matches_oracle", "grid[B1-F1-N1]"]),
+        ("rejects_every_violation", [])]
 
 
 def test_an_exception_names_the_property_with_the_most_specific_inputs():
@@ -99,6 +99,15 @@ def test_an_exception_names_the_property_with_the_most_specific_inputs():
     # an assertion of its own tells more than an exception
     entries.append(_entry("batch_permutation_equivariance", mismatch=True))
     assert _report(entries)["findings"][0]["id"] == "batch_permutation_equivariance"
+
+
+def test_a_state_check_that_fails_explains_every_failure():
+    """A call that depends on the calls before it (or a changed input) upsets every comparison after it."""
+    entries = [_entry("matches_oracle"), _entry("seed_truncates_toward_zero", mismatch=False),
+               _entry("deterministic", mismatch=False), _entry("float32_in_float32_out", mismatch=False)]
+    r = _report(entries)
+    assert [(f["id"], f["explains"]) for f in r["findings"]] == [
+        ("deterministic", ["seed_truncates_toward_zero", "float32_in_float32_out", "matches_oracle"])]
 
 
 def test_errors_are_grouped_by_family_and_json_keeps_every_outcome():

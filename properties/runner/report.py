@@ -246,15 +246,17 @@ DIAGNOSIS = (
     "input_not_mutated", "deterministic",
     "seed_semantics", "seeds_wrap_modulo_2_32", "seed_truncates_toward_zero", "layers_truncate_toward_zero",
     "features_truncate_toward_zero", "output_shape", "float32_in_float32_out", "empty_batch",
+    "rejects_every_violation", "rejects_invalid_arguments",
     "nonnegative_and_finite", "zero_input_gives_zero", "batch_permutation_equivariance", "batch_locality",
     "matches_oracle", "boundary", "grid", "dtypes", "zero_layers_is_identity", "positive_homogeneity",
-    "nonfinite_rows_stay_in_their_row", "rejects_every_violation", "rejects_invalid_arguments", "input_forms",
+    "nonfinite_rows_stay_in_their_row", "input_forms",
     "array_like_inputs", "sharded_batch", "jaxpr_constant_in_depth", "scan_body_is_batched_matmul",
     "jit_matches_eager", "vmap_matches_stacked_calls", "vjp_matches_oracle", "jvp_matches_oracle",
     "grad_matches_vjp", "jit_grad_matches_grad", "vmap_grad_matches_grad",
 )
-#: Checks about the implementation's state: when they fail because the implementation raised, they tell nothing of
-#: their own (every call raises there), so they name a cause last.
+#: Checks about the implementation's state. When one fails by its own assertion, it explains every other failure: a
+#: changed input or a call that depends on the calls before it upsets every comparison that follows. When one fails
+#: because the implementation raised, it tells nothing of its own (every call raises there), so it names a cause last.
 _STATE_CHECKS = ("input_not_mutated", "deterministic")
 ORACLE = "matches_oracle"
 
@@ -283,9 +285,13 @@ def findings(entries: list[dict]) -> list[dict]:
 
     A cause is one check family (:func:`properties.runner.pytest_items.family`: grid cells and boundary cases run
     ``matches_oracle``'s check), and the oracle: every failure whose counterexample the oracle already rejects
-    (``oracle_mismatch``) joins ``matches_oracle``'s group. Each group is named by its first member in the order of
-    :func:`_rank`: failures where the implementation raised after the others, then :data:`DIAGNOSIS`, then run order.
+    (``oracle_mismatch``) joins ``matches_oracle``'s group. A check of state (``deterministic``,
+    ``input_not_mutated``) that fails by its own assertion explains every failure. Each group is named by its first
+    member in the order of :func:`_rank`: failures where the implementation raised after the others, then
+    :data:`DIAGNOSIS`, then run order.
     """
+    state = next((e["id"] for e in entries if e["id"] in _STATE_CHECKS and e["outcome"] == "failed"
+                  and not e.get("raised")), None)
     groups: dict[str, list[tuple[tuple, dict]]] = {}
     for position, e in enumerate(entries):
         if e["outcome"] not in ("failed", "error"):
@@ -293,6 +299,8 @@ def findings(entries: list[dict]) -> list[dict]:
         key = _family(e["id"])
         if e["outcome"] == "failed" and e.get("oracle_mismatch"):
             key = ORACLE
+        if state is not None and e["outcome"] == "failed":
+            key = state
         groups.setdefault(key, []).append((_rank(e, position), e))
     out = []
     for members in groups.values():
