@@ -84,8 +84,8 @@ def test_independent_causes_are_separate_findings():
     r = _report(entries)
     check_report_schema(r)
     assert [(f["id"], f["explains"]) for f in r["findings"]] == [
-        ("float32_in_float32_out", []), ("batch_locality", ["matches_oracle", "grid[B1-F1-N1]"]),
-        ("rejects_every_violation", [])]
+        ("float32_in_float32_out", []), ("rejects_every_violation", []),
+        ("batch_locality", ["matches_oracle", "grid[B1-F1-N1]"])]
 
 
 def test_an_exception_names_the_property_with_the_most_specific_inputs():
