@@ -101,6 +101,17 @@ def test_an_exception_names_the_property_with_the_most_specific_inputs():
     assert _report(entries)["findings"][0]["id"] == "batch_permutation_equivariance"
 
 
+def test_the_same_exception_is_one_cause():
+    """An implementation that converts tracers to NumPy raises under jit, vmap and grad alike: one finding."""
+    raised = "ImplementationError: implementation raised TracerArrayConversionError: __array__() on a tracer"
+    entries = [_entry(p, message=raised, mismatch=False, raised=True, tier="transforms")
+               for p in ("vjp_matches_oracle", "jit_matches_eager", "grad_matches_vjp")]
+    entries.append(_entry("empty_batch", message="ImplementationError: implementation raised ValueError: B = 0",
+                          mismatch=False, raised=True, tier="strict"))
+    assert [(f["id"], f["explains"]) for f in _report(entries)["findings"]] == [
+        ("empty_batch", []), ("jit_matches_eager", ["vjp_matches_oracle", "grad_matches_vjp"])]
+
+
 def test_a_state_check_that_fails_explains_every_failure():
     """A call that depends on the calls before it (or a changed input) upsets every comparison after it."""
     entries = [_entry("matches_oracle"), _entry("seed_truncates_toward_zero", mismatch=False),

@@ -56,6 +56,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import re
 import time
 from pathlib import Path, PurePath
 
@@ -285,7 +286,8 @@ def findings(entries: list[dict]) -> list[dict]:
 
     A cause is one check family (:func:`properties.runner.pytest_items.family`: grid cells and boundary cases run
     ``matches_oracle``'s check), and the oracle: every failure whose counterexample the oracle already rejects
-    (``oracle_mismatch``) joins ``matches_oracle``'s group. A check of state (``deterministic``,
+    (``oracle_mismatch``) joins ``matches_oracle``'s group. Elsewhere, failures where the implementation raised the
+    same exception type share a cause (e.g. a NumPy conversion of a tracer under jit, vmap and grad). A check of state (``deterministic``,
     ``input_not_mutated``) that fails by its own assertion explains every failure. Each group is named by its first
     member in the order of :func:`_rank`: failures where the implementation raised after the others, then
     :data:`DIAGNOSIS`, then run order.
@@ -297,6 +299,9 @@ def findings(entries: list[dict]) -> list[dict]:
         if e["outcome"] not in ("failed", "error"):
             continue
         key = _family(e["id"])
+        exception = re.search(r"implementation raised (\w+)", e["message"].split("\n", 1)[0])
+        if e["outcome"] == "failed" and e.get("raised") and exception:
+            key = "raised " + exception.group(1)
         if e["outcome"] == "failed" and e.get("oracle_mismatch"):
             key = ORACLE
         if state is not None and e["outcome"] == "failed":
