@@ -244,9 +244,9 @@ class _Entry:
 #: seed is read, that the output is not negative) tells more than the oracle comparison, which any wrong number fails;
 #: the transforms, form and contract checks follow it. Ids not listed come after, in run order.
 DIAGNOSIS = (
-    "input_not_mutated", "deterministic",
+    "output_shape", "input_not_mutated", "deterministic",
     "seed_semantics", "seeds_wrap_modulo_2_32", "seed_truncates_toward_zero", "layers_truncate_toward_zero",
-    "features_truncate_toward_zero", "output_shape", "float32_in_float32_out", "empty_batch",
+    "features_truncate_toward_zero", "float32_in_float32_out", "empty_batch",
     "rejects_every_violation", "rejects_invalid_arguments",
     "nonnegative_and_finite", "zero_input_gives_zero", "batch_permutation_equivariance", "batch_locality",
     "matches_oracle", "boundary", "grid", "dtypes", "zero_layers_is_identity", "positive_homogeneity",
@@ -255,10 +255,12 @@ DIAGNOSIS = (
     "jit_matches_eager", "vmap_matches_stacked_calls", "vjp_matches_oracle", "jvp_matches_oracle",
     "grad_matches_vjp", "jit_grad_matches_grad", "vmap_grad_matches_grad",
 )
-#: Checks about the implementation's state. When one fails by its own assertion, it explains every other failure: a
-#: changed input or a call that depends on the calls before it upsets every comparison that follows. When one fails
-#: because the implementation raised, it tells nothing of its own (every call raises there), so it names a cause last.
-_STATE_CHECKS = ("input_not_mutated", "deterministic")
+#: Checks whose failure upsets every other check: an output of the wrong form, a changed input, a call that depends
+#: on the calls before it. The first of these that fails by its own assertion explains every other failure.
+EXPLAINS_ALL = ("output_shape", "input_not_mutated", "deterministic")
+#: When these fail because the implementation raised, they tell nothing of their own (every call raises there), so
+#: they name a cause last.
+_GENERAL_INPUTS = EXPLAINS_ALL
 ORACLE = "matches_oracle"
 
 
@@ -275,7 +277,7 @@ def _family(prop_id: str) -> str:
 def _rank(entry: dict, position: int) -> tuple:
     base = base_id(entry["id"])
     index = DIAGNOSIS.index(base) if base in DIAGNOSIS else len(DIAGNOSIS)
-    if entry.get("raised") and base in _STATE_CHECKS:
+    if entry.get("raised") and base in _GENERAL_INPUTS:
         index = len(DIAGNOSIS)
     return (bool(entry.get("raised")), index, position)
 
@@ -287,13 +289,13 @@ def findings(entries: list[dict]) -> list[dict]:
     A cause is one check family (:func:`properties.runner.pytest_items.family`: grid cells and boundary cases run
     ``matches_oracle``'s check), and the oracle: every failure whose counterexample the oracle already rejects
     (``oracle_mismatch``) joins ``matches_oracle``'s group. Elsewhere, failures where the implementation raised the
-    same exception type share a cause (e.g. a NumPy conversion of a tracer under jit, vmap and grad). A check of state (``deterministic``,
-    ``input_not_mutated``) that fails by its own assertion explains every failure. Each group is named by its first
+    same exception type share a cause (e.g. a NumPy conversion of a tracer under jit, vmap and grad). The first of
+    :data:`EXPLAINS_ALL` that fails by its own assertion explains every failure. Each group is named by its first
     member in the order of :func:`_rank`: failures where the implementation raised after the others, then
     :data:`DIAGNOSIS`, then run order.
     """
-    state = next((e["id"] for e in entries if e["id"] in _STATE_CHECKS and e["outcome"] == "failed"
-                  and not e.get("raised")), None)
+    failed = {e["id"] for e in entries if e["outcome"] == "failed" and not e.get("raised")}
+    state = next((pid for pid in EXPLAINS_ALL if pid in failed), None)
     groups: dict[str, list[tuple[tuple, dict]]] = {}
     for position, e in enumerate(entries):
         if e["outcome"] not in ("failed", "error"):
