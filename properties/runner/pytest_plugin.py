@@ -474,7 +474,7 @@ def pytest_runtest_makereport(item, call):
 def _note_cause(item, call, state) -> None:
     """What the report needs to group this failure by cause: whether the implementation raised, and whether its plain
     call on the failing case already differs from the oracle (then the oracle comparison explains the failure)."""
-    from properties.harness.proxy import ImplementationError
+    from properties.harness.proxy import CallTimeout, ImplementationError
     from properties.harness.tolerance import oracle_mismatch
     from properties.runner.pytest_items import family
     from properties.runner.report import property_id
@@ -484,6 +484,8 @@ def _note_cause(item, call, state) -> None:
     handle = item.funcargs.get("candidate")
     if state.case is None or handle is None or family(property_id(item.nodeid)) == "matches_oracle":
         return
+    if call.excinfo is not None and call.excinfo.errisinstance(CallTimeout):
+        return  # it hangs: another call would cost the timeout again
     try:
         mismatch = oracle_mismatch(handle, state.case)
     except Exception:  # noqa: BLE001 - the grouping is a courtesy; never fail the report over it
