@@ -111,6 +111,10 @@ def test_the_same_exception_is_one_cause():
                           mismatch=False, raised=True, tier="strict"))
     assert [(f["id"], f["explains"]) for f in _report(entries)["findings"]] == [
         ("empty_batch", []), ("jit_matches_eager", ["vjp_matches_oracle", "grad_matches_vjp"])]
+    hang = "properties.harness.proxy.CallTimeout: call timed out after 2 s: composed_transforms(seed=0, ...)"
+    entries = [_entry(p, message=hang, raised=True) for p in ("output_shape", "zero_layers_is_identity")]
+    assert [(f["id"], f["explains"]) for f in _report(entries)["findings"]] == [
+        ("zero_layers_is_identity", ["output_shape"])]
 
 
 def test_a_state_check_that_fails_explains_every_failure():

@@ -301,9 +301,9 @@ def findings(entries: list[dict]) -> list[dict]:
         if e["outcome"] not in ("failed", "error"):
             continue
         key = _family(e["id"])
-        exception = re.search(r"implementation raised (\w+)", e["message"].split("\n", 1)[0])
+        exception = re.search(r"implementation raised (\w+)|^[\w.]*\b(CallTimeout)\b", e["message"].split("\n", 1)[0])
         if e["outcome"] == "failed" and e.get("raised") and exception:
-            key = "raised " + exception.group(1)
+            key = "raised " + (exception.group(1) or exception.group(2))
         if e["outcome"] == "failed" and e.get("oracle_mismatch"):
             key = ORACLE
         if state is not None and e["outcome"] == "failed":
