@@ -25,7 +25,11 @@ CHEATS = TESTS / "cheats"
 CANDIDATES = TESTS / "candidates"
 #: ``python -m properties`` is ``composed-check`` without depending on the console script being on PATH.
 CLI = [sys.executable, "-m", "properties"]
-PROPERTY_KEYS = {"id", "tier", "outcome", "examples", "seconds", "message", "counterexample", "repro"}
+PROPERTY_KEYS = {"id", "tier", "outcome", "examples", "seconds", "message", "counterexample", "repro", "raised",
+                 "oracle_mismatch", "finding"}
+FINDING_KEYS = {"id", "tier", "outcome", "message", "counterexample", "repro", "explains"}
+PROVENANCE_KEYS = {"suite", "python", "jax", "jaxlib", "flax", "hypothesis", "numpy", "profile", "seed", "derandomize",
+                   "started", "platform"}
 OUTCOMES = ("passed", "failed", "error", "xfailed", "skipped")
 PROGRESS = re.compile(r"^\[\s*(\d+)/(\d+)\] (PASSED|FAILED|ERROR|XFAILED|SKIPPED)\s+(\S+)", re.M)
 #: Concurrent runs (measured on 2 cores: 1, 2 and 3 at a time took 90, 87 and 93 s for the hostile catalogue).
@@ -128,15 +132,16 @@ def run_all(runs: dict[str, Run]) -> dict[str, Run]:
 
 
 def check_report_schema(report: dict, spec: str | None = None) -> None:
-    """The report's shape is the contract of issue 4, and it is complete: the counts add up."""
-    from properties.harness.tiers import TIERS
-
-    assert set(report) - {"seed"} == {"implementation", "tiers", "properties", "summary", "integrity", "isolation"}, \
-        sorted(report)
-    iso = report["isolation"]  # issue 14: each protection in force or not, with the reason
+    """The report's shape is the contract (schema 2, ``docs/report.md``), and it is complete: the counts add up, and
+    every failure is reported by exactly one finding."""
+    assert set(report) - {"seed"} == {"schema", "implementation", "provenance", "tiers", "findings", "properties",
+                                      "summary", "integrity", "isolation"}, sorted(report)
+    assert report["schema"] == 2
+    assert set(report["provenance"]) == PROVENANCE_KEYS, sorted(report["provenance"])
+    iso = report["isolation"]  # each protection in force or not, with the reason
     assert iso is None or (isinstance(iso["protections"], dict) and all(
         set(v) == {"in_force", "reason"} for v in iso["protections"].values())), iso
-    integrity = report["integrity"]  # issue 14: the suite's files checked, none changed (null: built outside a run)
+    integrity = report["integrity"]  # the suite's files checked, none changed (null: built outside a run)
     assert integrity is None or (integrity["files"] > 0 and integrity["changed"] == []), integrity
     if spec is not None:
         assert report["implementation"] == spec
@@ -158,3 +163,12 @@ def check_report_schema(report: dict, spec: str | None = None) -> None:
         assert s[k] == sum(p["outcome"] == k for p in report["properties"]), (k, s)
     assert s["total"] == len(report["properties"]) == sum(s[k] for k in OUTCOMES)
     assert s["examples"] == sum(p["examples"] for p in report["properties"])
+    bad = {p["id"]: p for p in report["properties"] if p["outcome"] in ("failed", "error")}
+    reported = []
+    for f in report["findings"]:
+        assert set(f) == FINDING_KEYS, sorted(f)
+        assert f["id"] in bad and bad[f["id"]]["message"] == f["message"], f
+        reported += [f["id"], *f["explains"]]
+        assert all(bad[i]["finding"] == f["id"] for i in [f["id"], *f["explains"]]), f
+    assert sorted(reported) == sorted(bad), (reported, sorted(bad))
+    assert s["findings"] == len(report["findings"])

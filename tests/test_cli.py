@@ -23,7 +23,7 @@ from cli_support import CANDIDATES, CLI, HOSTILE, ROOT, Run, check_report_schema
 from properties.harness import processes
 from properties.runner import options, xfails
 from properties.runner.exitcodes import MEANING, Exit
-from properties.runner.report import build, markdown, property_id, text_table
+from properties.runner.report import build, markdown, property_id, provenance, text_table
 
 MUTANT = str(CANDIDATES / "no_final_relu.py")
 MUTANT_K = "nonnegative_and_finite or output_shape"
@@ -103,10 +103,12 @@ def test_default_spec_passes(runs):
     assert all(p["outcome"] == "passed" for p in run.report["properties"])
     assert run.report["tiers"] == ["core"]
     assert run.report["summary"]["examples"] >= len(ids)
-    # a progress line per property, the table, the verdict line
+    # a progress line per property, the verdict line, the run's profile and seed (the table only with -v)
     assert len(re.findall(r"^\[\s*\d+/\d+\] PASSED ", run.stdout, re.M)) == len(ids), run.stdout
-    assert re.search(r"^property\s+tier\s+verdict\s+examples\s+time$", run.stdout, re.M), run.stdout
+    assert not re.search(r"^property\s+tier\s+verdict\s+examples\s+time$", run.stdout, re.M), run.stdout
     assert "PASSED: %d passed, 0 failed" % len(ids) in run.stdout
+    assert re.search(r"^run: profile quick, seed ", run.stdout, re.M), run.stdout
+    assert run.report["findings"] == [] and run.report["provenance"]["profile"] == "quick"
     md = (runs["tmp"] / "default.md").read_text()
     assert "| property | tier | verdict | examples | time |" in md
     assert md.count("| `") == len(ids)
@@ -128,7 +130,10 @@ def test_mutant_fails_with_counterexample(runs):
     assert cx["x_batch"]["dtype"] == "float32"
     # minimal: Hypothesis shrank it to one row of one feature through one layer
     assert cx["x_batch"]["shape"] == [1, 1] and int(cx["num_layers"]) == 1, cx
-    assert "FAILED  nonnegative_and_finite" in run.stdout and "reproduce with:" in run.stdout
+    assert "FAILED  nonnegative_and_finite" in run.stdout and run.stdout.count("reproduce with:") == 1
+    # one bug, one finding: named by the property that says what is wrong
+    assert [f["id"] for f in run.report["findings"]] == ["nonnegative_and_finite"], run.report["findings"]
+    assert "finding 1/1: nonnegative_and_finite" in run.stdout and "FAILED: 1 finding;" in run.stdout
 
 
 def test_repro_snippet_reproduces(runs, tmp_path):
@@ -213,10 +218,12 @@ def test_pytest_plugin_gives_the_same_verdicts(runs):
     assert run.by_id()["nonnegative_and_finite"]["counterexample"] == cli.by_id()["nonnegative_and_finite"][
         "counterexample"]
     assert "no_such_property" in run.stdout and "matches no property" in run.stdout, run.stdout
-    assert (runs["tmp"] / "pytest.md").read_text().count("**failed**") == 1
+    md = (runs["tmp"] / "pytest.md").read_text()
+    assert md.count("**failed**") == 1 and "### Finding 1: `nonnegative_and_finite`" in md
+    assert "Failing explicit example" not in md and "ProcessCandidate(" not in md
     # a seed was chosen, given to Hypothesis (the header shows Hypothesis's own), and recorded in the report
     header = re.search(r"^composed: implementation under test: .*\bseed (\d+)", run.stdout, re.M)
-    assert header and int(header.group(1)) == run.report["seed"], run.stdout[:2000]
+    assert header and int(header.group(1)) == run.report["seed"] == run.report["provenance"]["seed"], run.stdout[:2000]
 
 
 # -- pytest, Hypothesis and CI habits -----------------------------------------------------------------------------------
@@ -379,17 +386,17 @@ def test_property_ids():
 
 def _entry(pid, outcome, examples=3, seconds=0.5, tier="core"):
     return {"id": pid, "tier": tier, "outcome": outcome, "examples": examples, "seconds": seconds, "message": "",
-            "counterexample": None, "repro": None}
+            "counterexample": None, "repro": None, "raised": False, "oracle_mismatch": None, "finding": None}
 
 
 def test_build_counts_every_outcome():
     entries = [_entry("a", "passed"), dict(_entry("b", "failed"), message="AssertionError: no"),
                _entry("c", "xfailed", tier="strict"),
                _entry("d", "skipped", 0)]
-    report = build("spec", entries, 2.0)
+    report = build("spec", entries, 2.0, provenance())
     check_report_schema(report, "spec")
     assert report["summary"] == {"passed": 1, "failed": 1, "error": 0, "xfailed": 1, "skipped": 1, "total": 4,
-                                 "examples": 9, "seconds": 2.0, "wall_seconds": 2.0}
+                                 "findings": 1, "examples": 9, "seconds": 2.0, "wall_seconds": 2.0}
     assert report["tiers"] == ["core", "strict"]
     table = text_table(report).splitlines()
     assert table[0].split() == ["property", "tier", "verdict", "examples", "time"] and len(table) == 6

@@ -12,8 +12,8 @@ from properties.harness.tolerance import (
     assert_identical,
     assert_rows_close,
     assert_some_nonzero,
-    error_scale,
     output_matrix,
+    self_scale,
 )
 from properties.invariants.base import CORE, prop
 
@@ -83,6 +83,6 @@ def positive_homogeneity(impl, seed, x_batch, num_layers, features, log2_scale):
     scaled = output_matrix(impl(seed, (x_batch * np.asarray(a, dtype)).astype(dtype), num_layers, features), b, f)
     assert_some_nonzero(base, "positive_homogeneity")
     scaled_x = (x_batch * np.asarray(a, dtype)).astype(dtype)
-    scale = np.maximum(a * error_scale(seed, x_batch, num_layers, features, dtype),
-                       error_scale(seed, scaled_x, num_layers, features, dtype))
+    scale = np.maximum(a * self_scale(seed, x_batch, num_layers, features, dtype, base),
+                       self_scale(seed, scaled_x, num_layers, features, dtype, scaled))
     assert_rows_close(scaled, a * base, scale=scale, label=f"f({a:g} x) vs {a:g} f(x)")

@@ -50,8 +50,8 @@ from properties.harness.tolerance import (
     _event,
     assert_rows_close,
     assert_some_nonzero,
-    error_scale,
     output_matrix,
+    self_scale,
 )
 from properties.invariants.base import CORE, STRICT, prop
 
@@ -147,7 +147,7 @@ def _plain(impl, seed, x_batch, num_layers, features):
 def _same_in_every_form(impl, forms: dict[str, Form], seed, x, num_layers, features, plain, base, *,
                         same_dtype: bool, why: str) -> None:
     b, f = x.shape
-    scale = error_scale(seed, x, num_layers, features, np.float32)
+    scale = self_scale(seed, x, num_layers, features, np.float32, base)
     failures = []
     for label, build in forms.items():
         args = build(x, num_layers, features)

@@ -28,8 +28,8 @@ from properties.harness.tolerance import (
     assert_rows_close,
     assert_some_nonzero,
     computation_dtype,
-    error_scale,
     output_matrix,
+    self_scale,
 )
 from properties.invariants.base import STRICT, prop
 
@@ -73,5 +73,5 @@ def sharded_batch(impl, seed, x_batch, num_layers, features):
     nan = np.isnan(got) != np.isnan(want)
     assert not nan.any(), f"{label}: NaN in one output and not the other in rows {np.where(nan.any(1))[0].tolist()}"
     assert_some_nonzero(want, "sharded_batch")
-    scale = error_scale(seed, x_batch, num_layers, features, computation_dtype(x_batch))
+    scale = self_scale(seed, x_batch, num_layers, features, computation_dtype(x_batch), np.nan_to_num(want))
     assert_rows_close(np.nan_to_num(got), np.nan_to_num(want), scale=scale, label=label)

@@ -204,19 +204,46 @@ class Display:
 
 
 def _details(report: dict) -> str:
-    out = []
-    for p in report["properties"]:
-        if p["outcome"] not in ("failed", "error"):
-            continue
-        out.append(f"--- {p['id']} ({p['tier']}): {p['outcome']}")
-        msg = p["message"].strip().splitlines()
-        out += ["    " + line for line in msg[:25]]
-        if len(msg) > 25:
-            out.append(f"    ... ({len(msg) - 25} more lines in the report)")
-        if p.get("repro"):
-            out.append("  reproduce with:")
-            out += ["    " + line for line in p["repro"].rstrip().splitlines()]
-    return "\n".join(out)
+    """The findings: one per cause, each with its reproduction and the failures it explains (see ``docs/report.md``)."""
+    from properties.runner.report import finding_text
+
+    return finding_text(report)
+
+
+def print_results(report: dict, args, interrupted: bool, color: bool = False) -> None:
+    """The end of a run: the table (with -v), the findings, the verdict; under GitHub Actions also one ``::error``
+    annotation per finding and the Markdown appended to ``$GITHUB_STEP_SUMMARY``."""
+    from properties.runner.report import github_annotations, github_summary, on_github, text_table, verdict_line
+
+    print()
+    if args.verbose:
+        print(text_table(report))
+        print()
+    details = _details(report)
+    if details:
+        print(details)
+        print()
+    line = verdict_line(report)
+    if interrupted and line.startswith("PASSED"):  # nothing failed, but most of it never ran: no verdict
+        line = "INTERRUPTED" + line[len("PASSED"):]
+    word, _, tail = line.partition(":")
+    line = paint(word, "passed" if word == "PASSED" else "failed", color) + ":" + tail
+    print(f"composed-check {args.impl}: {line}" + (" (interrupted)" if interrupted else ""))
+    prov = report.get("provenance") or {}
+    if prov:
+        seed = prov.get("seed")
+        if seed is None:
+            seed = "none: derandomized" if prov.get("derandomize") else "none: random"
+        print(f"run: profile {prov.get('profile')}, seed {seed}, suite {prov.get('suite')}, jax {prov.get('jax')}, "
+              f"started {prov.get('started')}")
+    for name in ("report", "markdown", "junitxml"):
+        if getattr(args, name, None):
+            print(f"{name}: {getattr(args, name)}")
+    if on_github():
+        for annotation in github_annotations(report):
+            print(annotation)
+        github_summary(report)
+    sys.stdout.flush()
 
 
 def _read_output(proc, args, log_lines: list, prefix: str, display: Display) -> None:
@@ -339,7 +366,7 @@ def main(argv: list[str] | None = None) -> int:
         import hypothesis  # noqa: F401
         import xdist  # noqa: F401
 
-        from properties.runner.report import PROGRESS_PREFIX, text_table, verdict_line
+        from properties.runner.report import PROGRESS_PREFIX
     except ImportError as exc:
         print(f"composed-check: {exc}: the suite needs the 'test' extra: pip install 'composed[test]'", file=sys.stderr)
         return Exit.USAGE
@@ -418,6 +445,10 @@ def main(argv: list[str] | None = None) -> int:
         if tampered is not None:
             return tampered
         # -- end suite self-check --
+        if rc < 0 and not interrupted:  # pytest was killed: whatever report file exists is not its verdict
+            print(f"composed-check: pytest was killed by signal {-rc} before it finished; no verdict (a report file, "
+                  "if any, was not written by a finished run)", file=sys.stderr)
+            return Exit.INTERNAL
         if rc == int(Exit.ISOLATION_MISSING) and args.require_isolation:  # isolation (issue 14): no verdict
             lines = log.splitlines()
             at = next((i for i, ln in enumerate(lines) if "--require-isolation" in ln), None)
@@ -441,28 +472,13 @@ def main(argv: list[str] | None = None) -> int:
                   + "\n".join(log.strip().splitlines()[-60:]), file=sys.stderr)
             return Exit.INTERNAL
 
-    return _summarise(args, report, rc, log, interrupted, color, text_table, verdict_line)
+    return _summarise(args, report, rc, log, interrupted, color)
 
 
-def _summarise(args, report, rc, log, interrupted, color, text_table, verdict_line) -> int:
+def _summarise(args, report, rc, log, interrupted, color) -> int:
     """Print the table, the failures and the verdict; the exit status."""
     summary = report["summary"]
-    print()
-    print(text_table(report))
-    print()
-    details = _details(report)
-    if details:
-        print(details)
-        print()
-    line = verdict_line(report)
-    if interrupted and line.startswith("PASSED"):  # nothing failed, but most of it never ran: no verdict
-        line = "INTERRUPTED" + line[len("PASSED"):]
-    word, _, tail = line.partition(":")
-    line = paint(word, "passed" if word == "PASSED" else "failed", color) + ":" + tail
-    print(f"composed-check {args.impl}: {line}" + (" (interrupted)" if interrupted else ""))
-    for name in ("report", "markdown", "junitxml"):
-        if getattr(args, name):
-            print(f"{name}: {getattr(args, name)}")
+    print_results(report, args, interrupted, color)
     if interrupted:
         return Exit.INTERRUPTED
     if summary["total"] == 0:

@@ -450,6 +450,7 @@ def pytest_runtest_makereport(item, call):
             "minimal" if shrink_was_cut() else None)
         if note:
             item.user_properties.append(("composed_shrink_note", note))
+        _note_cause(item, call, STATE)
     if (report.failed or hasattr(report, "wasxfail") and report.skipped) and STATE.case is not None:
         from properties.runner.repro import counterexample, repro
 
@@ -459,6 +460,28 @@ def pytest_runtest_makereport(item, call):
         item.user_properties.append(("composed_repro", repro(spec, STATE.prop, STATE.case)))
     if report.failed and STATE.first_failure and "Flaky" in str(report.longrepr):
         item.user_properties.append(("composed_first_failure", STATE.first_failure))
+
+
+def _note_cause(item, call, state) -> None:
+    """What the report needs to group this failure by cause: whether the implementation raised, and whether its plain
+    call on the failing case already differs from the oracle (then the oracle comparison explains the failure)."""
+    from properties.harness.proxy import CallTimeout, ImplementationError
+    from properties.harness.tolerance import oracle_mismatch
+    from properties.runner.plan import family
+    from properties.runner.report import property_id
+
+    raised = call.excinfo is not None and call.excinfo.errisinstance(ImplementationError)
+    item.user_properties.append(("composed_raised", bool(raised)))
+    handle = item.funcargs.get("candidate")
+    if state.case is None or handle is None or family(property_id(item.nodeid)) == "matches_oracle":
+        return
+    if call.excinfo is not None and call.excinfo.errisinstance(CallTimeout):
+        return  # it hangs: another call would cost the timeout again
+    try:
+        mismatch = oracle_mismatch(handle, state.case)
+    except Exception:  # noqa: BLE001 - the grouping is a courtesy; never fail the report over it
+        mismatch = None
+    item.user_properties.append(("composed_oracle_mismatch", mismatch))
 
 
 # -- reports, xfails file -----------------------------------------------------------------------------------------------

@@ -1,10 +1,26 @@
-"""Conformance reports: one verdict per property, as JSON (``--conformance-report``) and Markdown
-(``--conformance-markdown``), written by the process that owns the session (the xdist controller under ``-n``).
+"""Conformance reports: one verdict per property and the findings they add up to, as JSON (``--conformance-report``)
+and Markdown (``--conformance-markdown``), written by the process that owns the session (the xdist controller under
+``-n``). The user-facing description is ``docs/report.md``.
 
-Schema (a contract: ``composed-check --report`` writes the same)::
+Schema version 2 (a contract: ``composed-check --report`` writes the same; a change of meaning bumps ``schema``)::
 
-    {"implementation": SPEC,
+    {"schema": 2,
+     "implementation": SPEC,
+     "provenance": {"suite": "0.1.0", "python": "3.12.3", "jax": ..., "jaxlib": ..., "flax": ..., "hypothesis": ...,
+                    "numpy": ...,                 # versions, null when not installed
+                    "profile": "ci",              # the Hypothesis profile in effect
+                    "seed": 1234 | null,          # --hypothesis-seed (or the CLI's --seed); null: none given
+                    "derandomize": true,          # the profile derives each property's examples from its name
+                    "started": "2026-12-06T20:38:47Z",  # UTC
+                    "platform": "Linux-6.8-x86_64-with-glibc2.39"},
      "tiers": ["core", "strict"],                # tiers of the selected properties
+     "findings": [{"id": "nonnegative_and_finite",   # the property that names the cause
+                   "tier": "core",
+                   "message": "...",              # its failure, as in "properties"
+                   "counterexample": {...} | null,
+                   "repro": "python source" | null,
+                   "explains": ["matches_oracle", "grid[B1-F2-N3]", ...]},  # other failures with this cause
+                  ...],                           # most telling first
      "properties": [{"id": "matches_oracle",      # test name without "test_"; grid cells as "grid[B1-F2-N3]"
                      "tier": "core",
                      "outcome": "passed" | "failed" | "error" | "xfailed" | "skipped",
@@ -13,9 +29,13 @@ Schema (a contract: ``composed-check --report`` writes the same)::
                      "message": "",               # why it failed / was skipped ("XPASS ..." for a listed property
                                                   # that passed)
                      "counterexample": {...} | null,   # the minimal failing case, JSON-friendly
-                     "repro": "python source" | null}, # copy-paste snippet reproducing it
+                     "repro": "python source" | null,  # copy-paste snippet reproducing it
+                     "raised": false,             # a failure because the implementation raised (or crashed)
+                     "oracle_mismatch": true | false | null,  # its plain call on the counterexample differs from
+                                                  # the oracle (null: not a plain call, or not known)
+                     "finding": "nonnegative_and_finite" | null},  # the finding that reports it (failures only)
                     ...],
-     "summary": {"passed": n, "failed": n, "error": n, "xfailed": n, "skipped": n, "total": n,
+     "summary": {"passed": n, "failed": n, "error": n, "xfailed": n, "skipped": n, "total": n, "findings": n,
                  "examples": n, "seconds": s, "wall_seconds": s},
      "integrity": {"files": n,                   # the suite's own files hashed at the start (runner/integrity.py)
                    "changed": [...]} | null,    # what changed during the run: non-empty voids the verdict
@@ -27,6 +47,11 @@ Every selected property of the suite appears exactly once (``summary.total`` is 
 reported (the session was interrupted, too many workers crashed) is an ``error`` saying so. Only items of this
 package's ``test_*.py`` modules are reported, whatever else the session runs.
 
+Findings group the failures by cause (:func:`findings`): one check family (grid cells and boundary cases run
+``matches_oracle``'s check), and every failure whose counterexample the oracle already rejects (its plain call differs
+from the oracle there, recorded as ``oracle_mismatch``). Each group is one finding, named by its most telling member
+(:data:`DIAGNOSIS`).
+
 With ``--conformance-progress`` the session also prints one line per finished property on stdout, ``@@composed@@``
 followed by JSON (the ``composed-check`` CLI reads these).
 """
@@ -35,6 +60,8 @@ from __future__ import annotations
 
 import json
 import os
+import platform
+import re
 import time
 from pathlib import Path, PurePath
 
@@ -43,12 +70,14 @@ import pytest
 from properties.harness import processes
 from properties.harness.tiers import TIERS
 
+SCHEMA = 2
 SUITE_DIR = Path(__file__).resolve().parent.parent  # where the test_*.py modules of the suite are
 OUTCOMES = ("passed", "failed", "error", "xfailed", "skipped")
 PROGRESS_PREFIX = "@@composed@@ "
 MAX_MESSAGE = 2000
 #: Lines where Hypothesis's own notes start (the counterexample and repro fields carry that information).
-_NOTE_MARKERS = ("Failing test case", "Falsifying example", "Falsifying explicit example", "Explanation:",
+_NOTE_MARKERS = ("Failing test case", "Falsifying example", "Falsifying explicit example", "Failing explicit example",
+                 "Failing example", "Explanation:",
                  "You can reproduce this", "Unreliable test timings", "While generating examples")
 
 
@@ -205,22 +234,151 @@ class _Entry:
             "counterexample": _decoded(self.extra.get("composed_counterexample"))
             if outcome in ("failed", "xfailed") else None,
             "repro": self.extra.get("composed_repro") if outcome in ("failed", "xfailed") else None,
+            "raised": bool(self.extra.get("composed_raised")) if outcome == "failed" else False,
+            "oracle_mismatch": self.extra.get("composed_oracle_mismatch") if outcome == "failed" else None,
+            "finding": None,
         }
 
 
-def build(spec: str, entries: list[dict], wall_seconds: float | None = None, isolation: dict | None = None,
-          integrity: dict | None = None) -> dict:
+#: Which failing property names a cause best, most telling first. When failures share a cause, the first of these
+#: among them names the finding; findings are listed in this order too. A property that checks one thing (how the
+#: seed is read, that the output is not negative) tells more than the oracle comparison, which any wrong number fails;
+#: the transforms, form and contract checks follow it. Ids not listed come after, in run order.
+DIAGNOSIS = (
+    "output_shape", "input_not_mutated", "deterministic",
+    "seed_semantics", "seeds_wrap_modulo_2_32", "seed_truncates_toward_zero", "layers_truncate_toward_zero",
+    "features_truncate_toward_zero", "float32_in_float32_out", "empty_batch",
+    "rejects_every_violation", "rejects_invalid_arguments",
+    "nonnegative_and_finite", "zero_input_gives_zero", "batch_permutation_equivariance", "batch_locality",
+    "matches_oracle", "boundary", "grid", "dtypes", "zero_layers_is_identity", "positive_homogeneity",
+    "nonfinite_rows_stay_in_their_row", "input_forms",
+    "array_like_inputs", "sharded_batch", "jaxpr_constant_in_depth", "scan_body_is_batched_matmul",
+    "jit_matches_eager", "vmap_matches_stacked_calls", "vjp_matches_oracle", "jvp_matches_oracle",
+    "grad_matches_vjp", "jit_grad_matches_grad", "vmap_grad_matches_grad",
+)
+#: Checks whose failure upsets every other check: an output of the wrong form, a changed input, a call that depends
+#: on the calls before it. The first of these that fails by its own assertion explains every other failure.
+EXPLAINS_ALL = ("output_shape", "input_not_mutated", "deterministic")
+#: When these fail because the implementation raised, they tell nothing of their own (every call raises there), so
+#: they name a cause last.
+_GENERAL_INPUTS = EXPLAINS_ALL
+ORACLE = "matches_oracle"
+
+
+def base_id(prop_id: str) -> str:
+    return prop_id.split("[", 1)[0]
+
+
+def _family(prop_id: str) -> str:
+    from properties.runner.plan import family
+
+    return family(prop_id)
+
+
+def _rank(entry: dict, position: int) -> tuple:
+    base = base_id(entry["id"])
+    index = DIAGNOSIS.index(base) if base in DIAGNOSIS else len(DIAGNOSIS)
+    if entry.get("raised") and base in _GENERAL_INPUTS:
+        index = len(DIAGNOSIS)
+    return (bool(entry.get("raised")), index, position)
+
+
+def findings(entries: list[dict]) -> list[dict]:
+    """Group the failed and errored ``entries`` by cause and return one finding per cause, most telling first; set
+    each failure's ``finding`` to the id of the finding that reports it.
+
+    A cause is one check family (:func:`properties.runner.pytest_items.family`: grid cells and boundary cases run
+    ``matches_oracle``'s check), and the oracle: every failure whose counterexample the oracle already rejects
+    (``oracle_mismatch``) joins ``matches_oracle``'s group. Elsewhere, failures where the implementation raised the
+    same exception type share a cause (e.g. a NumPy conversion of a tracer under jit, vmap and grad). The first of
+    :data:`EXPLAINS_ALL` that fails by its own assertion explains every failure. Each group is named by its first
+    member in the order of :func:`_rank`: failures where the implementation raised after the others, then
+    :data:`DIAGNOSIS`, then run order.
+    """
+    failed = {e["id"] for e in entries if e["outcome"] == "failed" and not e.get("raised")}
+    state = next((pid for pid in EXPLAINS_ALL if pid in failed), None)
+    groups: dict[str, list[tuple[tuple, dict]]] = {}
+    for position, e in enumerate(entries):
+        if e["outcome"] not in ("failed", "error"):
+            continue
+        key = _family(e["id"])
+        exception = re.search(r"implementation raised (\w+)|^[\w.]*\b(CallTimeout)\b", e["message"].split("\n", 1)[0])
+        if e["outcome"] == "failed" and e.get("raised") and exception:
+            key = "raised " + (exception.group(1) or exception.group(2))
+        if e["outcome"] == "failed" and e.get("oracle_mismatch"):
+            key = ORACLE
+        if state is not None and e["outcome"] == "failed":
+            key = state
+        groups.setdefault(key, []).append((_rank(e, position), e))
+    out = []
+    for members in groups.values():
+        members.sort(key=lambda pair: pair[0])
+        rank, head = members[0]
+        for _, e in members:
+            e["finding"] = head["id"]
+        out.append((rank, {
+            "id": head["id"], "tier": head["tier"], "outcome": head["outcome"], "message": head["message"],
+            "counterexample": head.get("counterexample"), "repro": head.get("repro"),
+            "explains": [e["id"] for _, e in members[1:]],
+        }))
+    return [f for _, f in sorted(out, key=lambda pair: pair[0])]
+
+
+def _version(dist: str) -> str | None:
+    from importlib import metadata
+
+    try:
+        return metadata.version(dist)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def provenance(config=None, started: float | None = None) -> dict:
+    """Where a report comes from: the suite's and its dependencies' versions, the Hypothesis profile and seed, the
+    start time (UTC) and the platform. ``config``: the pytest config, for ``--hypothesis-seed``."""
+    profile, derandomize = None, None
+    try:
+        from hypothesis import settings
+
+        profile = settings.get_current_profile_name()
+        derandomize = bool(settings.default.derandomize)
+    except Exception:  # noqa: BLE001 - Hypothesis missing or not configured: unknown
+        pass
+    seed = None
+    if config is not None:
+        try:
+            seed = config.getoption("hypothesis_seed")
+        except (ValueError, AttributeError):
+            seed = None
+    stamp = time.gmtime(time.time() if started is None else started)
+    return {
+        "suite": _version("composed"),
+        "python": platform.python_version(),
+        **{name: _version(name) for name in ("jax", "jaxlib", "flax", "hypothesis", "numpy")},
+        "profile": profile,
+        "seed": int(seed) if isinstance(seed, (int, str)) and str(seed).lstrip("-").isdigit() else seed,
+        "derandomize": derandomize,
+        "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", stamp),
+        "platform": platform.platform(),
+    }
+
+
+def build(spec: str, entries: list[dict], wall_seconds: float | None = None, provenance: dict | None = None,
+          isolation: dict | None = None, integrity: dict | None = None) -> dict:
     summary = {k: 0 for k in OUTCOMES}
     for e in entries:
         summary[e["outcome"]] += 1
+    found = findings(entries)
     summary["total"] = len(entries)
+    summary["findings"] = len(found)
     summary["examples"] = sum(e["examples"] for e in entries)
     summary["seconds"] = round(sum(e["seconds"] for e in entries), 3)
     if wall_seconds is not None:
         summary["wall_seconds"] = round(wall_seconds, 3)
     tiers = [t for t in TIERS if any(e["tier"] == t for e in entries)]
-    return {"implementation": spec, "tiers": tiers, "properties": entries, "summary": summary,
-            "isolation": isolation, "integrity": integrity}
+    return {"schema": SCHEMA, "implementation": spec, "provenance": provenance or {}, "tiers": tiers,
+            "findings": found, "properties": entries, "summary": summary, "isolation": isolation,
+            "integrity": integrity}
 
 
 def verdict_line(report: dict) -> str:
@@ -228,10 +386,11 @@ def verdict_line(report: dict) -> str:
     ok = s["failed"] == 0 and s["error"] == 0 and s["total"] > 0
     counts = ", ".join(f"{s[k]} {k}" for k in OUTCOMES)
     wall = s.get("wall_seconds", s["seconds"])
-    if (report.get("integrity") or {}).get("changed"):  # suite self-check (issue 14)
+    if (report.get("integrity") or {}).get("changed"):  # the suite's files changed: no verdict
         return f"VOID (the suite's files changed during the run): {counts}"
-    return (f"{'PASSED' if ok else 'FAILED'}: {counts} ({s['total']} properties, {s['examples']} examples, "
-            f"{wall:.1f} s)")
+    found = s.get("findings")
+    head = "PASSED: " if ok else "FAILED: " + (f"{found} finding{'s' * (found != 1)}; " if found else "")
+    return f"{head}{counts} ({s['total']} properties, {s['examples']} examples, {wall:.1f} s)"
 
 
 def text_table(report: dict) -> str:
@@ -248,26 +407,112 @@ def text_table(report: dict) -> str:
     return "\n".join(lines)
 
 
+def _first_line(text: str, width: int = 150) -> str:
+    line = (text or "").strip().splitlines()[0] if (text or "").strip() else ""
+    line = line.removeprefix("AssertionError: ")
+    return line if len(line) <= width else line[: width - 3] + "..."
+
+
+def explained_lines(report: dict, finding: dict) -> list[str]:
+    """One line per property a finding explains; the cells of a family (grid, boundary) share one line."""
+    by_id = {p["id"]: p for p in report["properties"]}
+    cells: dict[str, list[str]] = {}
+    for pid in finding["explains"]:
+        cells.setdefault(base_id(pid), []).append(pid)
+    lines = []
+    for base, ids in cells.items():
+        if len(ids) == 1 and ids[0] == base:
+            lines.append(f"{base}: {_first_line(by_id[base]['message'], 110)}")
+        else:
+            names = ", ".join(pid[len(base) + 1: -1] for pid in ids[:4]) + (", ..." if len(ids) > 4 else "")
+            lines.append(f"{base}: {len(ids)} failed ({names})")
+    return lines
+
+
+def _message_lines(message: str, limit: int = 12) -> list[str]:
+    lines = [ln for ln in (message or "").strip().splitlines() if not ln.strip().startswith("(not shrunk: ")]
+    if len(lines) > limit:
+        lines = lines[:limit] + [f"... ({len(lines) - limit} more lines in the report)"]
+    return lines
+
+
+def finding_text(report: dict) -> str:
+    """The findings for a terminal: each with its message, one reproduction and the failures it explains."""
+    found = report.get("findings") or []
+    out = []
+    for n, f in enumerate(found, 1):
+        out.append(f"--- finding {n}/{len(found)}: {f['id']} ({f['tier']}): {f['outcome']}")
+        out += ["    " + ln for ln in _message_lines(f["message"])]
+        if f.get("repro"):
+            out.append("  reproduce with:")
+            out += ["    " + ln for ln in f["repro"].rstrip().splitlines()]
+        elif f.get("counterexample"):
+            out.append("  counterexample: " + json.dumps(f["counterexample"], default=repr)[:400])
+        if f["explains"]:
+            out.append(f"  also failing, with the same cause ({len(f['explains'])}):")
+            out += ["    " + ln for ln in explained_lines(report, f)]
+    return "\n".join(out)
+
+
 def markdown(report: dict) -> str:
+    found = report.get("findings") or []
     lines = [
         f"## Conformance of `{report['implementation']}` (tiers: {', '.join(report['tiers']) or 'none'})",
         "",
         f"**{verdict_line(report)}**",
-        "",
-        "| property | tier | verdict | examples | time |",
-        "|---|---|---|---:|---:|",
     ]
+    for n, f in enumerate(found, 1):
+        lines += ["", f"### Finding {n}: `{f['id']}` ({f['tier']}): {f['outcome']}", "", "```text",
+                  "\n".join(_message_lines(f["message"], 40)), "```"]
+        if f.get("repro"):
+            lines += ["", "Reproduce:", "", "```python", f["repro"].rstrip(), "```"]
+        if f["explains"]:
+            lines += ["", f"Also failing, with the same cause ({len(f['explains'])}):", ""]
+            lines += [f"- {ln}" for ln in explained_lines(report, f)]
+    prov = report.get("provenance") or {}
+    if prov:
+        keys = ("suite", "jax", "flax", "hypothesis", "profile", "seed", "started", "platform")
+        lines += ["", "Run: " + ", ".join(f"{k} `{prov.get(k)}`" for k in keys if k in prov)]
+    lines += ["", "<details><summary>Every property</summary>", "",
+              "| property | tier | verdict | examples | time |", "|---|---|---|---:|---:|"]
     for p in report["properties"]:
         verdict = p["outcome"] if p["outcome"] in ("passed", "skipped", "xfailed") else f"**{p['outcome']}**"
+        if p.get("finding") and p["finding"] != p["id"]:
+            verdict += f" (see `{p['finding']}`)"
         lines.append(f"| `{p['id']}` | {p['tier']} | {verdict} | {p['examples']} | {p['seconds']:.2f} s |")
-    bad = [p for p in report["properties"] if p["outcome"] in ("failed", "error")]
-    if bad:
-        lines += ["", "### Failures"]
-        for p in bad:
-            lines += ["", f"#### `{p['id']}` ({p['tier']}): {p['outcome']}", "", "```text", p["message"], "```"]
-            if p.get("repro"):
-                lines += ["", "Reproduce:", "", "```python", p["repro"].rstrip(), "```"]
+    lines += ["", "</details>"]
     return "\n".join(lines) + "\n"
+
+
+def _escape(text: str, *, prop: bool = False) -> str:
+    """GitHub Actions workflow-command escaping (``%``, CR, LF; also ``:`` and ``,`` in a property)."""
+    text = str(text).replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    return text.replace(":", "%3A").replace(",", "%2C") if prop else text
+
+
+def github_annotations(report: dict) -> list[str]:
+    """One ``::error`` workflow command per finding (GitHub Actions shows them on the run's page)."""
+    out = []
+    for f in report.get("findings") or []:
+        more = len(f["explains"])
+        title = f"composed-check: {f['id']}" + (f" (+{more} with the same cause)" if more else "")
+        body = "\n".join(_message_lines(f["message"], 8))
+        out.append(f"::error title={_escape(title, prop=True)}::{_escape(body)}")
+    return out
+
+
+def github_summary(report: dict, environ=None) -> str | None:
+    """Append the Markdown to ``$GITHUB_STEP_SUMMARY`` when it is set; return its path (None when not set)."""
+    path = (os.environ if environ is None else environ).get("GITHUB_STEP_SUMMARY")
+    if not path:
+        return None
+    with open(path, "a", encoding="utf-8") as f:
+        f.write(markdown(report) + "\n")
+    return path
+
+
+def on_github(environ=None) -> bool:
+    return (os.environ if environ is None else environ).get("GITHUB_ACTIONS") == "true"
 
 
 def write(report: dict, json_path: str | None, md_path: str | None) -> None:
@@ -427,6 +672,11 @@ class ReportPlugin:
             self.stopped = f"the run stopped early ({reason})" if isinstance(reason, str) else "the run stopped early"
         report = self.report()
         write(report, self.json_path, self.md_path)
+        if not self.progress and on_github():  # plain pytest under GitHub Actions (the CLI does this itself)
+            tr = self.config.pluginmanager.get_plugin("terminalreporter")
+            for line in github_annotations(report):
+                tr.write_line(line) if tr is not None else print(line, flush=True)
+            github_summary(report)
         self._emit({"event": "done", "summary": report["summary"], "exitstatus": int(exitstatus)})
 
     def report(self) -> dict:
@@ -441,9 +691,13 @@ class ReportPlugin:
         # -- end suite self-check --
         from properties.runner.isolation import report_object  # isolation (issue 14)
 
-        report = build(self.spec, entries, time.time() - self.started, report_object(self.config),
+        origin = provenance(self.config, self.started)
+        seed = getattr(self, "seed", None)  # Hypothesis's seed of the run (--seed)
+        if seed is not None:
+            origin["seed"] = seed
+        report = build(self.spec, entries, time.time() - self.started, origin, report_object(self.config),
                        integrity.section(snapshot, changes or []))
-        report["seed"] = getattr(self, "seed", None)  # Hypothesis's seed of the run (--seed)
+        report["seed"] = seed
         return report
 
     def _emit(self, event: dict) -> None:
