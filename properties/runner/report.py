@@ -9,6 +9,8 @@ Schema (a contract: ``composed-check --report`` writes the same)::
                      "tier": "core",
                      "outcome": "passed" | "failed" | "error" | "xfailed" | "skipped",
                      "examples": 25,              # Hypothesis examples run (int; 0 when none ran)
+                     "examples_cut": 0,           # examples drawn but not run: the example budget of a slow
+                                                  # implementation (properties.harness.budget); 0 when none
                      "seconds": 1.23,             # setup + call + teardown (until the crash for a crashed worker)
                      "message": "",               # why it failed / was skipped ("XPASS ..." for a listed property
                                                   # that passed)
@@ -16,7 +18,7 @@ Schema (a contract: ``composed-check --report`` writes the same)::
                      "repro": "python source" | null}, # copy-paste snippet reproducing it
                     ...],
      "summary": {"passed": n, "failed": n, "error": n, "xfailed": n, "skipped": n, "total": n,
-                 "examples": n, "seconds": s, "wall_seconds": s}}
+                 "examples": n, "examples_cut": n, "seconds": s, "wall_seconds": s}}
 
 Every selected property of the suite appears exactly once (``summary.total`` is their number); one that never
 reported (the session was interrupted, too many workers crashed) is an ``error`` saying so. Only items of this
@@ -199,6 +201,7 @@ class _Entry:
             "tier": self.tier if self.tier is not None else tier_of(self.id),
             "outcome": outcome,
             "examples": int(examples) if isinstance(examples, (int, float)) else 0,
+            "examples_cut": int(self.extra.get("composed_examples_cut") or 0),  # issue 17: harness.budget
             "seconds": round(self.seconds, 3),
             "message": message,
             "counterexample": _decoded(self.extra.get("composed_counterexample"))
@@ -213,6 +216,7 @@ def build(spec: str, entries: list[dict], wall_seconds: float | None = None) -> 
         summary[e["outcome"]] += 1
     summary["total"] = len(entries)
     summary["examples"] = sum(e["examples"] for e in entries)
+    summary["examples_cut"] = sum(e.get("examples_cut", 0) for e in entries)  # issue 17
     summary["seconds"] = round(sum(e["seconds"] for e in entries), 3)
     if wall_seconds is not None:
         summary["wall_seconds"] = round(wall_seconds, 3)
@@ -225,7 +229,9 @@ def verdict_line(report: dict) -> str:
     ok = s["failed"] == 0 and s["error"] == 0 and s["total"] > 0
     counts = ", ".join(f"{s[k]} {k}" for k in OUTCOMES)
     wall = s.get("wall_seconds", s["seconds"])
-    return (f"{'PASSED' if ok else 'FAILED'}: {counts} ({s['total']} properties, {s['examples']} examples, "
+    cut = (f"; {s['examples_cut']} not run: the example budget of a slow implementation"
+           if s.get("examples_cut") else "")  # issue 17
+    return (f"{'PASSED' if ok else 'FAILED'}: {counts} ({s['total']} properties, {s['examples']} examples{cut}, "
             f"{wall:.1f} s)")
 
 
@@ -399,7 +405,7 @@ class ReportPlugin:
         self.finished += 1
         d = entry.as_dict()
         self._emit({"event": "result", "index": self.finished, "total": len(self.order), **{
-            k: d[k] for k in ("id", "tier", "outcome", "examples", "seconds", "message")}})
+            k: d[k] for k in ("id", "tier", "outcome", "examples", "examples_cut", "seconds", "message")}})
 
     def pytest_warning_recorded(self, warning_message, when, nodeid, location):
         from properties.runner.xfails import XfailsWarning
