@@ -251,7 +251,8 @@ def test_property_ids():
 
 
 def _entry(pid, outcome, examples=3, seconds=0.5, tier="core"):
-    return {"id": pid, "tier": tier, "outcome": outcome, "examples": examples, "seconds": seconds, "message": "",
+    return {"id": pid, "tier": tier, "outcome": outcome, "examples": examples, "examples_cut": 0, "seconds": seconds,
+            "message": "",
             "counterexample": None, "repro": None}
 
 
@@ -262,7 +263,7 @@ def test_build_counts_every_outcome():
     report = build("spec", entries, 2.0)
     check_report_schema(report, "spec")
     assert report["summary"] == {"passed": 1, "failed": 1, "error": 0, "xfailed": 1, "skipped": 1, "total": 4,
-                                 "examples": 9, "seconds": 2.0, "wall_seconds": 2.0}
+                                 "examples": 9, "examples_cut": 0, "seconds": 2.0, "wall_seconds": 2.0}
     assert report["tiers"] == ["core", "strict"]
     table = text_table(report).splitlines()
     assert table[0].split() == ["property", "tier", "verdict", "examples", "time"] and len(table) == 6
