@@ -131,7 +131,7 @@ class Profiler:
             rec = prof.tests[prof.test]
             try:
                 return run(prop, candidate, case)
-            except BaseException:
+            except (AssertionError, proxy.ImplementationError):
                 if prof.first_failure_at is None:
                     prof.first_failure_at = time.monotonic()
                 raise
