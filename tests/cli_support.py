@@ -25,7 +25,7 @@ CHEATS = TESTS / "cheats"
 CANDIDATES = TESTS / "candidates"
 #: ``python -m properties`` is ``composed-check`` without depending on the console script being on PATH.
 CLI = [sys.executable, "-m", "properties"]
-PROPERTY_KEYS = {"id", "tier", "outcome", "examples", "seconds", "message", "counterexample", "repro", "raised",
+PROPERTY_KEYS = {"id", "tier", "outcome", "examples", "examples_cut", "seconds", "message", "counterexample", "repro", "raised",
                  "oracle_mismatch", "finding"}
 FINDING_KEYS = {"id", "tier", "outcome", "message", "counterexample", "repro", "explains"}
 PROVENANCE_KEYS = {"suite", "python", "jax", "jaxlib", "flax", "hypothesis", "numpy", "profile", "seed", "derandomize",

@@ -385,8 +385,9 @@ def test_property_ids():
 
 
 def _entry(pid, outcome, examples=3, seconds=0.5, tier="core"):
-    return {"id": pid, "tier": tier, "outcome": outcome, "examples": examples, "seconds": seconds, "message": "",
-            "counterexample": None, "repro": None, "raised": False, "oracle_mismatch": None, "finding": None}
+    return {"id": pid, "tier": tier, "outcome": outcome, "examples": examples, "examples_cut": 0, "seconds": seconds,
+            "message": "", "counterexample": None, "repro": None, "raised": False, "oracle_mismatch": None,
+            "finding": None}
 
 
 def test_build_counts_every_outcome():
@@ -396,7 +397,7 @@ def test_build_counts_every_outcome():
     report = build("spec", entries, 2.0, provenance())
     check_report_schema(report, "spec")
     assert report["summary"] == {"passed": 1, "failed": 1, "error": 0, "xfailed": 1, "skipped": 1, "total": 4,
-                                 "findings": 1, "examples": 9, "seconds": 2.0, "wall_seconds": 2.0}
+                                 "findings": 1, "examples": 9, "examples_cut": 0, "seconds": 2.0, "wall_seconds": 2.0}
     assert report["tiers"] == ["core", "strict"]
     table = text_table(report).splitlines()
     assert table[0].split() == ["property", "tier", "verdict", "examples", "time"] and len(table) == 6

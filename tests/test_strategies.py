@@ -146,7 +146,7 @@ def test_shapes_cover_the_buckets():
 def test_wide_shapes_reach_the_large_sizes_one_axis_at_a_time():
     """The wide draws themselves: B beyond 1024, F beyond 512, N beyond 128, from the edge lists (2^k - 1, 2^k,
     2^k + 1) and arbitrary sizes in range, each axis about a third of the time."""
-    drawn = sample(S.wide_shapes(), 300)
+    drawn = sample(S.fresh_wide_shapes(), 300)
     by_axis = {axis: [s[:3] for s in drawn if s[3] == axis] for axis in "BFN"}
     assert all(len(v) >= 50 for v in by_axis.values()), {k: len(v) for k, v in by_axis.items()}
     bs = [b for b, _, _ in by_axis["B"]]
@@ -157,6 +157,30 @@ def test_wide_shapes_reach_the_large_sizes_one_axis_at_a_time():
         assert len(set(values) & set(edges)) >= 0.5 * len(edges), f"edges drawn: {sorted(set(values) & set(edges))}"
         assert set(values) - set(edges), "no arbitrary size besides the edges"
     assert any(b % 64 and b > 64 for b in bs) and any(f % 128 and f > 128 for f in fs) and any(n > 64 for n in ns)
+
+
+def test_the_runs_wide_pool_spans_each_axis(monkeypatch):
+    """Issue 17: a run draws its wide shapes from a pool of 12 (one per size class and axis, same rules as the fresh
+    draws); the fixed pool of a derandomized run reaches the domain mutants' edges (B > 64 off a multiple of 64,
+    F > 128 off a multiple of 128, N > 64), and pools of other runs differ and reach the largest sizes."""
+    monkeypatch.setenv(S.POOL_ENV, "0")
+    pool = [entry for _, entry in S.wide_pool()]
+    assert len(pool) == 12 and {a for *_, a in pool} == set("BFN")
+    assert set(sample(S.wide_shapes(), 20)) <= set(pool)
+    bs = [b for b, _, _, a in pool if a == "B"]
+    fs = [f for _, f, _, a in pool if a == "F"]
+    ns = [n for _, _, n, a in pool if a == "N"]
+    assert any(b % 64 and b > 64 for b in bs) and any(f % 128 and f > 128 for f in fs) and any(n > 64 for n in ns)
+    pools = []
+    for seed in range(1, 40):
+        monkeypatch.setenv(S.POOL_ENV, str(seed))
+        pools.append(S.wide_pool())
+    assert len({tuple(p) for p in pools}) == len(pools)
+    sizes = [e for p in pools for _, e in p]
+    assert max(b for b, *_ in sizes) >= 1025 and max(f for _, f, *_ in sizes) >= 513
+    assert max(n for _, _, n, _ in sizes) >= 129
+    monkeypatch.setenv(S.POOL_ENV, "off")
+    assert S.wide_pool() == []
 
 
 def test_wide_and_extreme_draws_are_a_small_share():

@@ -213,6 +213,7 @@ class Candidate:
         self.hung_error: type = CallTimeout
         self.last: dict = {}  # the last reply: "mutated", "seconds", "notes", ...
         self.notes: list[str] = []  # notes of the current test (threads left running, ...)
+        self.run_seconds = 0.0  # issue 17: the implementation's run time so far, compiles excluded (harness.budget)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.spec!r})"
@@ -277,6 +278,7 @@ class Candidate:
 
     def _judge(self, op: str, reply: dict, where: str) -> dict | None:
         self.last = reply
+        self.run_seconds += max(0.0, (reply.get("seconds") or 0.0) - (reply.get("compile_s") or 0.0))  # issue 17
         self.notes += [n for n in reply.get("notes") or () if n not in self.notes]
         if reply.get("status") == "internal":
             raise RuntimeError(f"the candidate process could not serve {op!r}: {reply.get('message')}")

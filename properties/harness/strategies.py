@@ -159,7 +159,19 @@ def _size(edges, lo: int, hi: int) -> st.SearchStrategy[int]:
 
 @st.composite
 def wide_shapes(draw, base=SHAPE_BUCKETS) -> tuple[int, int, int, str]:
-    """``(B, F, N, axis)``: a bucket of ``base`` with one axis (``axis``: "B", "F" or "N") replaced by a large size."""
+    """``(B, F, N, axis)``: a bucket of ``base`` with one axis (``axis``: "B", "F" or "N") replaced by a large size.
+
+    Drawn from the run's :func:`wide_pool` (the entries made from a bucket of ``base``) when the pool is on, so every
+    property reuses the same few large shapes (a jitted implementation compiles each once a run)."""
+    pool = [entry for bucket, entry in wide_pool() if bucket in base]
+    if pool:
+        return draw(st.sampled_from(pool))
+    return draw(fresh_wide_shapes(base))
+
+
+@st.composite
+def fresh_wide_shapes(draw, base=SHAPE_BUCKETS) -> tuple[int, int, int, str]:
+    """A wide shape drawn afresh (:func:`wide_shapes` with the pool off; the pool's entries follow the same rules)."""
     b, f, n = draw(st.sampled_from(base))
     axis = draw(st.sampled_from(("B", "F", "N")))
     if axis == "B":
@@ -172,6 +184,82 @@ def wide_shapes(draw, base=SHAPE_BUCKETS) -> tuple[int, int, int, str]:
         n = draw(_size(WIDE_N, 9, MAX_N))
         f = draw(st.sampled_from(DEEP_F))
     return b, f, n, axis
+
+
+# -- the run's pool of wide shapes (issue 17) ----------------------------------------------------------------------------
+#
+# Every new (B, F, N) is a new program for a jitted implementation to trace and compile (about a second), and a wide
+# draw is nearly always new: 16 buckets x ~16 edge sizes x 3 axes, plus a quarter of arbitrary sizes. Drawn afresh by
+# each property, the wide shapes were most of a jitted implementation's first run. So a run draws 12 wide shapes
+# once (same distribution: a bucket, an axis, an edge size or one time in four any size in range), and every
+# property's wide draws pick from them. A run sees fewer distinct large shapes, each checked by every property; the
+# pool changes from run to run (a new random pool per run, as Hypothesis's own draws do), except under a derandomized
+# profile (CI), where it is the fixed pool of seed 0; COMPOSED_SHAPE_POOL=off draws every wide shape afresh, =SEED
+# picks a pool. The boundary set's fixed edge cases run every run regardless.
+
+POOL_ENV = "COMPOSED_SHAPE_POOL"
+_pool_cache: dict = {}
+
+
+def _pool_seed() -> int | None:
+    """The pool's seed: COMPOSED_SHAPE_POOL, 0 under a derandomized profile, else the run id; None when off."""
+    import os
+    import zlib
+
+    value = os.environ.get(POOL_ENV, "").strip().lower()
+    if value in ("off", "none", "no"):
+        return None
+    if value:
+        return int(value)
+    from hypothesis import settings
+
+    if settings.default.derandomize:
+        return 0
+    run = os.environ.get("COMPOSED_RUN") or str(os.getpid())  # one pool for the run's workers
+    return zlib.crc32(run.encode())
+
+
+#: The size ranges of a pool's entries on each axis: one entry in each (B and F: the events' classes, then anywhere).
+SIZE_CLASSES = {"B": ((17, 64), (65, 256), (257, MAX_B), (17, MAX_B)),
+                "F": ((17, 64), (65, 256), (257, MAX_F), (17, MAX_F)),
+                "N": ((9, 32), (33, 64), (65, MAX_N), (9, MAX_N))}
+
+
+def _pick_size(rng, edges, lo: int, hi: int) -> int:
+    """An edge size in [lo, hi], or one time in four any size in it."""
+    inside = [e for e in edges if lo <= e <= hi]
+    if not inside or rng.random() < 0.25:
+        return int(rng.integers(lo, hi + 1))
+    return int(inside[rng.integers(len(inside))])
+
+
+def _pool_entry(rng, axis: str, lo: int, hi: int):
+    bucket = SHAPE_BUCKETS[rng.integers(len(SHAPE_BUCKETS))]
+    b, f, n = bucket
+    if axis == "B":
+        b = _pick_size(rng, WIDE_B, lo, hi)
+        n = n if f > 2 else min(n, 2)
+    elif axis == "F":
+        f = _pick_size(rng, WIDE_F, lo, hi)
+        n = min(n, 2) if f > 2 * WIDE_F_DEEP_LIMIT else min(n, 4) if f > WIDE_F_DEEP_LIMIT else n
+    else:
+        n = _pick_size(rng, WIDE_N, lo, hi)
+        f = int(DEEP_F[rng.integers(len(DEEP_F))])
+    return bucket, (b, f, n, axis)
+
+
+def wide_pool() -> list[tuple[tuple[int, int, int], tuple[int, int, int, str]]]:
+    """The run's wide shapes: ``[(bucket, (B, F, N, axis)), ...]``, for each axis one size in each of
+    :data:`SIZE_CLASSES`, smallest first (Hypothesis shrinks toward the start); ``[]`` when
+    the pool is off."""
+    seed = _pool_seed()
+    if seed is None:
+        return []
+    if seed not in _pool_cache:
+        rng = np.random.default_rng(seed)
+        entries = [_pool_entry(rng, axis, lo, hi) for axis in "BFN" for lo, hi in SIZE_CLASSES[axis]]
+        _pool_cache[seed] = sorted(entries, key=lambda e: e[1][0] * e[1][1] * max(1, e[1][2]))
+    return _pool_cache[seed]
 
 
 def _row_kinds(draw, rows: int) -> list[str]:

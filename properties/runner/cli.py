@@ -128,6 +128,8 @@ def _progress_line(ev: dict, color: bool = False) -> str:
     word = paint(f"{ev['outcome'].upper():<7}", ev["outcome"], color)
     line = (f"[{ev.get('index', 0):>{width}}/{ev.get('total', 0)}] {word} {ev['id']:<36} "
             f"{str(ev.get('tier')):<6} {ev.get('examples', 0):>5} ex {ev.get('seconds', 0.0):7.2f}s")
+    if ev.get("examples_cut"):  # issue 17: the example budget stopped this property early
+        line += f"  (budget: {ev['examples_cut']} examples not run)"
     if ev["outcome"] in ("failed", "error") and ev.get("message"):
         first = ev["message"].strip().splitlines()[0]
         line += "\n" + " " * (width * 2 + 4) + (first if len(first) <= 160 else first[:157] + "...")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 from hypothesis import given
 
+from properties.harness import budget as example_budget
 from properties.harness import profiles
 from properties.harness.proxy import ImplementationError, NotRun
 from properties.invariants import Property
@@ -27,16 +28,30 @@ class _State:
         self.prop = None
         self.first_failure = None  # the first failure of the test, as text (reported if a replay then passes)
         self.shrink_note = None  # why the counterexample may not be minimal, if it may not be
+        self.budget = None  # issue 17: the test's example budget (harness.budget), made at its first example
 
 
 STATE = _State()
 
 
+def _budget(grid: bool) -> example_budget.Budget:
+    """The running test's example budget: a grid cell has its own, smaller one."""
+    if STATE.budget is None:
+        STATE.budget = example_budget.Budget(example_budget.seconds(profiles.profile_name(), grid),
+                                             example_budget.minimum(grid))
+    return STATE.budget
+
+
 def _run(prop: Property, candidate, case: dict, name: str | None = None) -> None:
+    budget = _budget(name is not None and CASE_SETS[name].phase is Phase.GRID)
+    if STATE.first_failure is None and budget.exhausted():
+        budget.cut += 1  # drawn, not run: reported as examples_cut (harness.budget)
+        return
     STATE.examples += 1
     STATE.case = case
     STATE.prop = name or prop.name
     candidate.calls.clear()
+    before = getattr(candidate, "run_seconds", 0.0)
     try:
         prop.check(candidate, **case)
     except NotRun as exc:
@@ -45,6 +60,8 @@ def _run(prop: Property, candidate, case: dict, name: str | None = None) -> None
         if STATE.first_failure is None:
             STATE.first_failure = f"{type(exc).__name__}: {exc}"
         raise
+    finally:
+        budget.add(getattr(candidate, "run_seconds", 0.0) - before)
 
 
 def make_property_test(prop: Property):

@@ -436,6 +436,8 @@ def pytest_runtest_makereport(item, call):
     from properties.runner import isolation
 
     isolation.attach(item)  # isolation (issue 14): the candidate's record, once, for the report
+    if STATE.budget is not None and STATE.budget.cut:  # issue 17: the example budget cut this test
+        item.user_properties.append(("composed_examples_cut", STATE.budget.cut))
     report = outcome.get_result()
     from properties.harness.profiles import shrink_was_cut
     from properties.runner.report import is_suite_path, property_id

@@ -25,6 +25,8 @@ Schema version 2 (a contract: ``composed-check --report`` writes the same; a cha
                      "tier": "core",
                      "outcome": "passed" | "failed" | "error" | "xfailed" | "skipped",
                      "examples": 25,              # Hypothesis examples run (int; 0 when none ran)
+                     "examples_cut": 0,           # examples drawn but not run: the example budget of a slow
+                                                  # implementation (properties.harness.budget); 0 when none
                      "seconds": 1.23,             # setup + call + teardown (until the crash for a crashed worker)
                      "message": "",               # why it failed / was skipped ("XPASS ..." for a listed property
                                                   # that passed)
@@ -36,7 +38,7 @@ Schema version 2 (a contract: ``composed-check --report`` writes the same; a cha
                      "finding": "nonnegative_and_finite" | null},  # the finding that reports it (failures only)
                     ...],
      "summary": {"passed": n, "failed": n, "error": n, "xfailed": n, "skipped": n, "total": n, "findings": n,
-                 "examples": n, "seconds": s, "wall_seconds": s},
+                 "examples": n, "examples_cut": n, "seconds": s, "wall_seconds": s},
      "integrity": {"files": n,                   # the suite's own files hashed at the start (runner/integrity.py)
                    "changed": [...]} | null,    # what changed during the run: non-empty voids the verdict
      "isolation": {"platform": "linux", "kernel": "6.8.0", "landlock_abi": 7,   # what the candidate processes and
@@ -229,6 +231,7 @@ class _Entry:
             "tier": self.tier if self.tier is not None else tier_of(self.id),
             "outcome": outcome,
             "examples": int(examples) if isinstance(examples, (int, float)) else 0,
+            "examples_cut": int(self.extra.get("composed_examples_cut") or 0),  # issue 17: harness.budget
             "seconds": round(self.seconds, 3),
             "message": message,
             "counterexample": _decoded(self.extra.get("composed_counterexample"))
@@ -372,6 +375,7 @@ def build(spec: str, entries: list[dict], wall_seconds: float | None = None, pro
     summary["total"] = len(entries)
     summary["findings"] = len(found)
     summary["examples"] = sum(e["examples"] for e in entries)
+    summary["examples_cut"] = sum(e.get("examples_cut", 0) for e in entries)  # issue 17
     summary["seconds"] = round(sum(e["seconds"] for e in entries), 3)
     if wall_seconds is not None:
         summary["wall_seconds"] = round(wall_seconds, 3)
@@ -390,7 +394,9 @@ def verdict_line(report: dict) -> str:
         return f"VOID (the suite's files changed during the run): {counts}"
     found = s.get("findings")
     head = "PASSED: " if ok else "FAILED: " + (f"{found} finding{'s' * (found != 1)}; " if found else "")
-    return f"{head}{counts} ({s['total']} properties, {s['examples']} examples, {wall:.1f} s)"
+    cut = (f"; {s['examples_cut']} not run: the example budget of a slow implementation"
+           if s.get("examples_cut") else "")
+    return f"{head}{counts} ({s['total']} properties, {s['examples']} examples{cut}, {wall:.1f} s)"
 
 
 def text_table(report: dict) -> str:
@@ -650,7 +656,7 @@ class ReportPlugin:
         self.finished += 1
         d = entry.as_dict()
         self._emit({"event": "result", "index": self.finished, "total": len(self.order), **{
-            k: d[k] for k in ("id", "tier", "outcome", "examples", "seconds", "message")}})
+            k: d[k] for k in ("id", "tier", "outcome", "examples", "examples_cut", "seconds", "message")}})
 
     def pytest_warning_recorded(self, warning_message, when, nodeid, location):
         from properties.runner.xfails import XfailsWarning

@@ -27,6 +27,8 @@ from typing import Any, Callable
 
 import numpy as np
 
+from properties.sandbox import compile_clock
+
 DEFAULT_MAX_OUTPUT = 64 * 1024
 
 #: Global JAX settings a call must leave as it found them.
@@ -347,7 +349,8 @@ def run(thunk: Callable[[], Any], *, args=(), meter=None, max_output: int = DEFA
     """Run ``thunk()`` (the call, or an operation), observed. Returns the reply dict:
 
     ``{"status": "ok" | "raised", "value": convert(result), "error": describe_exception(...) | None,
-    "misbehaviour": str | None, "notes": [...], "mutated": bool, "seconds": float}``
+    "misbehaviour": str | None, "notes": [...], "mutated": bool, "seconds": float,
+    "compile_s": float}`` (``compile_s``: the part of ``seconds`` JAX spent tracing and compiling)
 
     ``meter`` (optional) counts what the call writes: ``meter.start()`` before, ``meter.stop() -> (bytes, head)``
     after. ``convert`` turns the result into data inside the measured region (so a lazy result that hangs when it is
@@ -358,6 +361,7 @@ def run(thunk: Callable[[], Any], *, args=(), meter=None, max_output: int = DEFA
     if meter is not None:
         meter.start()
     start = time.perf_counter()
+    compiled = compile_clock.seconds()  # issue 17: the compile part of the call, for the example budget
     value = error = None
     try:
         result = thunk()
@@ -366,6 +370,7 @@ def run(thunk: Callable[[], Any], *, args=(), meter=None, max_output: int = DEFA
         error = describe_exception(exc)
         error["exception"] = exc  # dropped before it crosses the wire; in process it is the cause
     seconds = time.perf_counter() - start
+    compiled = compile_clock.seconds() - compiled
     written, head = meter.stop() if meter is not None else (0, "")
     changes, notes = state.restore()
     misbehaviour = None
@@ -385,4 +390,5 @@ def run(thunk: Callable[[], Any], *, args=(), meter=None, max_output: int = DEFA
         "notes": notes,
         "mutated": mutated(saved),
         "seconds": seconds,
+        "compile_s": compiled,
     }
