@@ -290,3 +290,23 @@ def test_first_finding_names_a_declared_killer(name):
 def test_first_finding_names_a_declared_killer_whole_catalogue(name):
     props = [*PROPERTIES, "grid", "boundary"]
     _check_first(name, _findings_for(name, props, None, "ci"))
+
+
+def test_a_not_run_skip_with_nothing_failed_is_an_error():
+    """"Not run: the implementation hangs" (or "the run stopped early") needs a failure in the run to explain it: a run
+    where nothing failed but the shared run state says "it hangs" (written by a candidate outside Landlock) must not
+    read PASSED."""
+    from properties.runner.report import build, verdict_line
+
+    def entry(pid, outcome, message=""):
+        return {"id": pid, "tier": "core", "outcome": outcome, "examples": 0, "examples_cut": 0, "seconds": 0.0,
+                "message": message, "counterexample": None, "repro": None, "raised": False,
+                "oracle_mismatch": None, "finding": None}
+
+    hang = "not run: the implementation hangs (3 calls of this run timed out and none has returned an output)"
+    forged = build("x", [entry("matches_oracle", "skipped", hang), entry("output_shape", "skipped", hang)])
+    assert forged["summary"]["error"] == 2 and verdict_line(forged).startswith("FAILED"), forged["summary"]
+    real = build("x", [entry("matches_oracle", "failed", "CallTimeout: ..."), entry("output_shape", "skipped", hang)])
+    assert real["summary"]["skipped"] == 1 and real["summary"]["failed"] == 1, real["summary"]
+    stopped = build("x", [entry("matches_oracle", "skipped", "not run: the run was interrupted (Ctrl-C)")])
+    assert stopped["summary"]["skipped"] == 1, stopped["summary"]

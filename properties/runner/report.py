@@ -366,8 +366,22 @@ def provenance(config=None, started: float | None = None) -> dict:
     }
 
 
+def _unexplained_not_run(entries: list[dict]) -> None:
+    """A property is "not run" only because of something that failed (a hang, ``-x``): when nothing failed, such a skip
+    has no cause in this run (the shared run state was written by something else), so it is an error, never a pass."""
+    if any(e["outcome"] in ("failed", "error") for e in entries):
+        return
+    for e in entries:
+        if e["outcome"] == "skipped" and e["message"].startswith(("not run: the implementation hangs",
+                                                                  "not run: the run stopped early")):
+            e["outcome"] = "error"
+            e["message"] = ("not run, and nothing in this run failed to explain it (was the run's shared state "
+                            "written by another process?): " + e["message"])
+
+
 def build(spec: str, entries: list[dict], wall_seconds: float | None = None, provenance: dict | None = None,
           isolation: dict | None = None, integrity: dict | None = None) -> dict:
+    _unexplained_not_run(entries)
     summary = {k: 0 for k in OUTCOMES}
     for e in entries:
         summary[e["outcome"]] += 1
