@@ -59,7 +59,7 @@ from composed.oracle import preactivations
 from composed.oracle import vjp as oracle_vjp
 
 #: Safety factor over the derivative's propagated rounding scale (calibrated like the forward pass's C; see above).
-C_GRAD = 32.0
+C_GRAD = 8.0
 #: A unit is near its kink when |z| <= KINK_K * sigma_z (sigma_z the forward rounding scale of that pre-activation).
 KINK_K = 8.0
 #: Units within this many sigma of the kink count as active when propagating the forward scale (tolerance.KINK).
@@ -166,6 +166,47 @@ def vacuous_rows(seed, x_batch=None, num_layers=None, features=None) -> np.ndarr
     return ~np.all([np.any(m, axis=1) for m in net.masks], axis=0)
 
 
+def _order_eps(dtype, features) -> float:
+    """The relative rounding of a dot product of ``features`` terms in any summation order: ``eps * max(1,
+    sqrt(F / 32))``, as the forward policy (:data:`properties.harness.tolerance.ORDER_F`)."""
+    from properties.harness.tolerance import ORDER_F
+
+    return eps(dtype) * max(1.0, float(np.sqrt(features / ORDER_F)))
+
+
+def _propagate(steps, rows: int, features: int, var0=None) -> np.ndarray:
+    """``max_j sigma`` (B,) of a linear pass through ``steps``, each ``(mask_in, a, noise, mask_out)``: the error ``e``
+    becomes ``((e * mask_in) @ a + rounding) * mask_out`` with rounding of standard deviation ``noise`` (B, F),
+    independent per unit. The error covariance (B, F, F) is carried in full from the third step on (the off-diagonal
+    terms first reach the diagonal there; before, the diagonal is exact and cheaper), in blocks of rows."""
+    from properties.harness.tolerance import COV_ENTRIES
+
+    var0 = np.zeros((rows, features)) if var0 is None else var0
+    if len(steps) <= 2:
+        v = var0
+        for mask_in, a, noise, mask_out in steps:
+            v = np.where(mask_out, np.where(mask_in, v, 0.0) @ (a * a) + noise**2, 0.0)
+        return np.sqrt(np.max(v, axis=1, initial=0.0))
+    out = np.zeros(rows)
+    block = max(1, COV_ENTRIES // (features * features))
+    diag = np.arange(features)
+    for start in range(0, rows, block):
+        r = slice(start, start + block)
+        b = len(range(rows)[r])
+        cov = np.zeros((b, features, features))
+        cov[:, diag, diag] = var0[r]
+        for mask_in, a, noise, mask_out in steps:
+            keep = mask_in[r]
+            cov *= keep[:, :, None] & keep[:, None, :]
+            sa = (cov.reshape(b * features, features) @ a).reshape(b, features, features)  # S a
+            cov = (sa.transpose(0, 2, 1).reshape(b * features, features) @ a).reshape(b, features, features)  # a^T S a
+            cov[:, diag, diag] += noise[r] ** 2
+            keep = mask_out[r]
+            cov *= keep[:, :, None] & keep[:, None, :]
+        out[r] = np.sqrt(np.max(cov[:, diag, diag], axis=1, initial=0.0))
+    return out
+
+
 def vjp_error_scale(seed, x_batch=None, num_layers=None, features=None, cotangent=None, dtype=np.float32,
                     cotangent_var=None) -> np.ndarray:
     """Per-row rounding scale (B,) of a ``dtype`` backward pass ``d<out, w>/dx`` (module docstring, item 1).
@@ -178,15 +219,17 @@ def vjp_error_scale(seed, x_batch=None, num_layers=None, features=None, cotangen
     v = np.zeros_like(g) if cotangent_var is None else net.direction("cotangent_var", cotangent_var)
     if net.n == 0 or net.rows == 0:
         return np.sqrt(np.max(v, axis=1, initial=0.0))
-    e, tiny = eps(dtype), absolute_floor(dtype)
+    u, tiny = _order_eps(dtype, net.f), absolute_floor(dtype)
+    everything = np.ones_like(g, dtype=bool)
+    steps = []
     with np.errstate(invalid="ignore", over="ignore"):
         for layer in reversed(range(net.n)):
             kt = net.kernels[layer].T
             m = net.masks[layer]
             g = np.where(m, g, 0.0)
-            v = np.where(m, v, 0.0) @ (kt * kt) + _matmul_noise(g, kt, e, tiny) ** 2
+            steps.append((m, kt, _matmul_noise(g, kt, u, tiny), everything))
             g = g @ kt
-        scale = np.sqrt(np.max(v, axis=1, initial=0.0))
+        scale = _propagate(steps, net.rows, net.f, v)
     return np.where(np.isfinite(scale), scale, np.inf)
 
 
@@ -196,13 +239,14 @@ def jvp_error_scale(seed, x_batch=None, num_layers=None, features=None, tangent=
     t = net.direction("tangent", tangent)
     if net.n == 0 or net.rows == 0:
         return np.zeros(net.rows)
-    e, tiny = eps(dtype), absolute_floor(dtype)
-    v = np.zeros_like(t)
+    u, tiny = _order_eps(dtype, net.f), absolute_floor(dtype)
+    everything = np.ones_like(t, dtype=bool)
+    steps = []
     with np.errstate(invalid="ignore", over="ignore"):
         for k, m in zip(net.kernels, net.masks):
-            v = np.where(m, v @ (k * k) + _matmul_noise(t, k, e, tiny) ** 2, 0.0)
+            steps.append((everything, k, _matmul_noise(t, k, u, tiny), m))
             t = np.where(m, t @ k, 0.0)
-        scale = np.sqrt(np.max(v, axis=1, initial=0.0))
+        scale = _propagate(steps, net.rows, net.f)
     return np.where(np.isfinite(scale), scale, np.inf)
 
 

@@ -28,7 +28,7 @@ from hypothesis.errors import Flaky, UnsatisfiedAssumption
 from properties.harness import profiles as suite_settings
 from properties.harness import strategies as S
 from properties.harness.proxy import Candidate, ImplementationError, NotRun, ProcessCandidate, open_candidate
-from properties.invariants import BOUNDARY, GRID, PROPERTIES, Property
+from properties.invariants import BOUNDARY, GRID, PROPERTIES, TRANSFORMS_BOUNDARY, Property
 
 #: Outcome kinds.
 PASSED, FAILED, SKIPPED, ERROR = "passed", "failed", "skipped", "error"
@@ -81,8 +81,11 @@ def get_property(name: str) -> Property:
         return GRID
     if name == "boundary":
         return BOUNDARY
+    if name == "transforms_boundary":
+        return TRANSFORMS_BOUNDARY
     if name not in PROPERTIES:
-        raise KeyError(f"no property {name!r}; known: {', '.join(sorted(PROPERTIES))}, grid, boundary")
+        raise KeyError(f"no property {name!r}; known: {', '.join(sorted(PROPERTIES))}, grid, boundary, "
+                       "transforms_boundary")
     return PROPERTIES[name]
 
 
@@ -127,7 +130,7 @@ def run_property(impl, prop_name: str, max_examples: int | None = None, *, shrin
 def _run(prop, prop_name, candidate, max_examples, shrink, profile, matmul_precision) -> Outcome:
     candidate.reset()
     name = profile or suite_settings.profile_name()
-    if prop_name == "boundary":
+    if prop_name in ("boundary", "transforms_boundary"):
         return _run_boundary(prop, candidate, max_examples, name, matmul_precision)
     if prop_name == "grid":
         cells = S.grid_cells(full=name in suite_settings.FULL_GRID_PROFILES)
@@ -190,10 +193,12 @@ def _run(prop, prop_name, candidate, max_examples, shrink, profile, matmul_preci
 
 
 def _run_boundary(prop, candidate, max_examples, profile_name, matmul_precision) -> Outcome:
-    """The boundary set's cases in order, one call each, until one fails (no Hypothesis: nothing to draw or shrink)."""
-    from properties.invariants.boundary import cases
+    """The boundary set's cases in order, one call each, until one fails (no Hypothesis: nothing to draw or shrink);
+    the derivative boundary set's for ``transforms_boundary``."""
+    from properties.invariants import boundary, transforms_boundary
 
-    names = [case.name for case in cases(full=profile_name in suite_settings.FULL_BOUNDARY_PROFILES)]
+    module = transforms_boundary if prop.name == "transforms_boundary" else boundary
+    names = [case.name for case in module.cases(full=profile_name in suite_settings.FULL_BOUNDARY_PROFILES)]
     names = names[:max_examples] if max_examples else names
     precision = contextlib.nullcontext()
     if matmul_precision and not isinstance(candidate, ProcessCandidate):
@@ -208,11 +213,13 @@ def _run_boundary(prop, candidate, max_examples, profile_name, matmul_precision)
             try:
                 prop.check(candidate, name=case_name)
             except NotRun as exc:
-                return Outcome("boundary", True, str(exc), done, SKIPPED)
+                return Outcome(prop.name, True, str(exc), done, SKIPPED)
+            except _skip_exception() as exc:  # the transforms tier skips implementations that are not JAX ones
+                return Outcome(prop.name, True, str(exc), done, SKIPPED)
             except (AssertionError, ImplementationError) as exc:
-                return Outcome("boundary", False, f"boundary[{case_name}]: {type(exc).__name__}: {exc}", done, FAILED,
-                               counterexample={"name": case_name})
-    return Outcome("boundary", True, "", done, PASSED)
+                return Outcome(prop.name, False, f"{prop.name}[{case_name}]: {type(exc).__name__}: {exc}", done,
+                               FAILED, counterexample={"name": case_name})
+    return Outcome(prop.name, True, "", done, PASSED)
 
 
 def _settings(weight: float, examples: int | None, profile: str | None) -> hsettings:

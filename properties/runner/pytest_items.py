@@ -9,7 +9,7 @@ from hypothesis import given
 from properties.harness import profiles
 from properties.harness import strategies as S
 from properties.harness.proxy import ImplementationError, NotRun
-from properties.invariants import BOUNDARY, GRID, Property
+from properties.invariants import BOUNDARY, GRID, TRANSFORMS_BOUNDARY, Property
 
 #: Tests that run the same check as a property of the catalogue: once one test of a family failed (and was shrunk) in
 #: a run, the others report their first failing example without shrinking it again.
@@ -92,6 +92,12 @@ def run_boundary_case(candidate, name: str) -> None:
     """One case of the boundary set (:mod:`properties.invariants.boundary`): a single deterministic call, recorded like
     a Hypothesis example (its counterexample is ``{"name": ...}``, its repro ``check_case(SPEC, "boundary", ...)``)."""
     _run(BOUNDARY, candidate, {"name": name})
+
+
+def run_transforms_boundary_case(candidate, name: str) -> None:
+    """One case of the derivative boundary set (:mod:`properties.invariants.transforms_boundary`), like
+    :func:`run_boundary_case`."""
+    _run(TRANSFORMS_BOUNDARY, candidate, {"name": name})
 
 
 def make_cell_test(b: int, f: int, n: int):

@@ -77,6 +77,8 @@ def tier_of(prop_id: str, keywords=()) -> str | None:
     base = prop_id.split("[", 1)[0]
     if base in ("grid", "boundary"):
         return CORE
+    if base == "transforms_boundary":
+        return "transforms"
     try:
         from properties.invariants import PROPERTIES
 
