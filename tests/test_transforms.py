@@ -117,8 +117,8 @@ def test_oracle_adjoint_identity_and_conventions():
 @pytest.mark.parametrize("scale", SCALES)
 @pytest.mark.parametrize("name", ["fast", "pure_jax", "custom_vjp"])
 def test_correct_float32_derivatives_stay_well_inside(name, scale):
-    """Correct float32 VJPs and JVPs reach at most C_GRAD / 8 (measured: 1.43 sigma VJP, 1.37 JVP; custom_vjp's JVP is
-    its transposed VJP)."""
+    """Correct float32 VJPs and JVPs reach at most C_GRAD / 4 (custom_vjp's JVP is its transposed VJP; the calibration
+    over the derivative boundary set is tests/test_derivative_tolerance.py)."""
     impl = CUSTOM_VJP if name == "custom_vjp" else composed.IMPLEMENTATIONS[name]
     worst = 0.0
     shapes, per_shape = scale
@@ -127,7 +127,7 @@ def test_correct_float32_derivatives_stay_well_inside(name, scale):
                     D.compare_jvp(_jvp(impl, seed, x, n, f, t), seed, x, n, f, t)):
             assert cmp.passed
             worst = max(worst, cmp.worst_ratio())
-    assert 0 < worst < D.C_GRAD / 8, f"{name}: err/sigma reached {worst:.3g} (C_GRAD = {D.C_GRAD})"
+    assert 0 < worst < D.C_GRAD / 4, f"{name}: err/sigma reached {worst:.3g} (C_GRAD = {D.C_GRAD})"
 
 
 @pytest.mark.parametrize("scale", SCALES)
@@ -291,12 +291,11 @@ def _sample(strategy, n):
 
 
 def test_tier_strategies_reach_large_shapes_in_a_small_share():
-    """About one case in 20 has one large axis (B, F up to 257, N up to 129, from edge lists), never two, recorded with
-    ``event``; the rest are the tier's buckets (each new shape is a compile per transform: the share keeps the default
-    run fast). The wide draws themselves reach B, F = 257 and N >= 65."""
+    """About one case in 20 has a large shape of the derivative boundary set (by default its every-run shapes: B = 257,
+    F = 129, N = 65), recorded with ``event``; the rest are the tier's buckets (each new shape is a compile per
+    transform: the share keeps the default run fast)."""
     import hypothesis
 
-    from properties.harness import strategies as S
     from properties.invariants.transforms import derivative_cases
 
     kinds = []
@@ -314,13 +313,14 @@ def test_tier_strategies_reach_large_shapes_in_a_small_share():
     for c in big:
         b, f = c["x_batch"].shape
         assert c["direction"].shape == (b, f) and np.all(c["x_batch"] != 0) and np.all(np.isfinite(c["direction"]))
-    wide = [s for s in _sample(S.transform_shapes(TRANSFORM_BUCKETS), 300) if s not in TRANSFORM_BUCKETS]
-    assert max(b for b, _, _ in wide) >= 257 and max(f for _, f, _ in wide) >= 257
-    assert max(n for _, _, n in wide) >= 65
-    for b, f, n in wide:  # one large axis: a deep draw's F is from TRANSFORM_DEEP_F (a row survives the depth)
-        assert (b > 16) + (f > 16 and n <= 8) + (n > 8) == 1, (b, f, n)
-        assert n <= 8 or f in S.TRANSFORM_DEEP_F, (b, f, n)
-        assert n <= 2 or f <= 33, (b, f, n)
+    from properties.invariants.transforms import WIDE_SHAPES
+
+    from properties.harness import strategies as S
+
+    assert {c["x_batch"].shape + (c["num_layers"],) for c in big} <= set(WIDE_SHAPES)
+    reached = {s for s in _sample(S.transform_shapes(TRANSFORM_BUCKETS, WIDE_SHAPES), 200)} - set(TRANSFORM_BUCKETS)
+    assert reached == set(WIDE_SHAPES), (reached, WIDE_SHAPES)
+    assert max(s[0] for s in reached) >= 257 and max(s[1] for s in reached) >= 129 and max(s[2] for s in reached) >= 65
 
 
 def test_derivative_boundary_set_is_well_formed():
@@ -336,7 +336,7 @@ def test_derivative_boundary_set_is_well_formed():
     assert any(c.layers > 64 for c in every if c.transform == "vjp")
     assert any(c.features > 128 for c in every if c.transform == "jvp")
     assert any(c.stack > 8 for c in every if c.transform == "vmap_grad")
-    assert len({c.shape for c in every}) <= 3
+    assert len({c.shape for c in every}) <= 2
     assert max(c.rows for c in TB.CASES) >= 257 and max(c.features for c in TB.CASES) >= 257
     assert max(c.layers for c in TB.CASES) >= 129 and max(c.stack for c in TB.CASES) >= 17
     assert {"1e-30", "1e30", "mix"} <= {c.magnitude for c in TB.CASES}
@@ -354,7 +354,7 @@ EDGE_KILLS = [
     ("vjp_mask_stops_past_64", "vjp-B5-F33-N65-mag1e10", "vjp-B257-F129-N2-mag1"),
     ("vjp_row_chunk_tail_lost", "vjp-B257-F129-N2-mag1", "vjp-B5-F33-N65-mag1e10"),
     ("jvp_wide_layer_tile_dropped", "jvp-B257-F129-N2-mix", "jvp-B5-F33-N65-mag1e-10"),
-    ("vmap_grad_wrong_past_8_stacked", "vmap_grad-B65-F64-N4-K9-mag1", "vjp-B257-F129-N2-mag1"),
+    ("vmap_grad_wrong_past_8_stacked", "vmap_grad-B5-F33-N65-K9-mag1", "vjp-B257-F129-N2-mag1"),
 ]
 
 

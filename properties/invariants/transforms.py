@@ -13,9 +13,9 @@ near a relu kink excluded (:mod:`properties.harness.derivatives`).
 
 Shapes: every property draws (B, F, N) from :data:`TRANSFORM_BUCKETS`, a subset of the suite's buckets, because each
 new shape compiles a new program per transform (3-5 s each for ``fast`` on a busy 2-core CPU without the persistent
-cache); about one case in 20 has one large axis instead (B, F up to 257, N up to 129, from edge lists:
-``strategies.transform_shapes``). The derivative boundary set (:mod:`.transforms_boundary`) checks those edges on
-every run. Under ``jax.jit`` the seed is a compile-time constant, so each (seed, shape) is a new program: the
+cache); about one case in 20 has a large shape instead, one of the derivative boundary set's (:mod:`.transforms_boundary`:
+its every-run shapes B = 257, F = 129 and N = 65 by default, all of its shapes under ``exhaustive``), whose programs
+its cases compile anyway (``strategies.transform_shapes``). Under ``jax.jit`` the seed is a compile-time constant, so each (seed, shape) is a new program: the
 jit-composed properties use one seed per bucket (:data:`JIT_SEEDS`; the seed's meaning is the core tier's business).
 """
 
@@ -25,6 +25,7 @@ import numpy as np
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
+from properties.harness import profiles
 from properties.harness import strategies as S
 from properties.harness.derivatives import (
     assert_derivative,
@@ -50,8 +51,27 @@ TRANSFORM_BUCKETS: tuple[tuple[int, int, int], ...] = ((3, 3, 3), (8, 16, 4), (5
 #: implementation's trace, so every (seed, shape) is a new program to trace, lower and compile (~3 s cold, ~0.7 s from
 #: the persistent cache, for ``fast``). The seeds span the contract's range; their meaning is the core tier's business.
 JIT_SEEDS = dict(zip(TRANSFORM_BUCKETS, (0, 2**32 + 7, -1, 2**62 + 12345)))
-#: The seed of the jit-composed properties on a wide shape (one program per wide shape).
-WIDE_JIT_SEED = 2**32 + 7
+
+
+def _wide_shapes() -> tuple[tuple[int, int, int], ...]:
+    """The large shapes of the tier's random search: the derivative boundary set's (its every-run shapes, all of them
+    under ``exhaustive``), whose programs the boundary cases compile anyway; with their seeds (:data:`WIDE_SEEDS`)."""
+    from properties.invariants import transforms_boundary as TB
+
+    return tuple(dict.fromkeys(c.shape for c in TB.cases(full=profiles.full_boundary())))
+
+
+WIDE_SHAPES = _wide_shapes()
+
+
+def _wide_seeds() -> dict:
+    from properties.invariants import transforms_boundary as TB
+
+    return dict(TB.SEEDS)
+
+
+#: The seed of the jit-composed properties on a wide shape: the boundary set's seed of that shape.
+WIDE_SEEDS = _wide_seeds()
 #: Batches stacked under jax.vmap.
 STACK = 3
 
@@ -119,10 +139,11 @@ def batches(draw, rows: int, features: int) -> np.ndarray:
 @st.composite
 def forward_cases(draw, seeds=None) -> dict:
     """``dict(seed, x_batch, num_layers, features)``: (B, F, N) from :data:`TRANSFORM_BUCKETS` or, about one time in
-    20, one large axis (``strategies.transform_shapes``), integer counts; the batch from :func:`batches`, the seed
-    from ``strategies.int_seeds``, or ``seeds[(B, F, N)]`` when given (:data:`WIDE_JIT_SEED` for a wide shape)."""
-    b, f, n = draw(S.transform_shapes(TRANSFORM_BUCKETS))
-    seed = draw(S.int_seeds()) if seeds is None else seeds.get((b, f, n), WIDE_JIT_SEED)
+    20, a large shape of :data:`WIDE_SHAPES` (``strategies.transform_shapes``), integer counts; the batch from
+    :func:`batches`, the seed from ``strategies.int_seeds``, or ``seeds[(B, F, N)]`` when given (:data:`WIDE_SEEDS`
+    for a large shape)."""
+    b, f, n = draw(S.transform_shapes(TRANSFORM_BUCKETS, WIDE_SHAPES))
+    seed = draw(S.int_seeds()) if seeds is None else {**WIDE_SEEDS, **seeds}[(b, f, n)]
     return dict(seed=seed, x_batch=draw(batches(b, f)), num_layers=n, features=f)
 
 
@@ -140,7 +161,7 @@ def stacked_cases(draw, with_cotangents: bool = False) -> dict:
     """``dict(seed, x_batch, num_layers, features, more_batches[, cotangents])``: a valid call plus K - 1 more batches
     of its shape (``more_batches``, (K - 1, B, F)), K = :data:`STACK`, stacked under vmap as ``[x_batch, *more]``;
     ``cotangents`` (K, B*F), one per batch."""
-    b, f, n = draw(S.transform_shapes(TRANSFORM_BUCKETS))
+    b, f, n = draw(S.transform_shapes(TRANSFORM_BUCKETS, WIDE_SHAPES))
     case = dict(seed=draw(S.int_seeds()), x_batch=draw(batches(b, f)), num_layers=n, features=f,
                 more_batches=np.stack([draw(batches(b, f)) for _ in range(STACK - 1)]))
     if with_cotangents:

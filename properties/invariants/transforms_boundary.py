@@ -13,8 +13,8 @@ or forward-mode pass (:mod:`properties.harness.derivatives`, ``C_GRAD sigma`` pe
   oracle.
 
 **Every run** checks :data:`EVERY_RUN` (the cases marked ``every_run``: each transform at a wide batch, a wide layer
-past a tile width and a deep network, on shapes shared between the transforms); the ``exhaustive`` profile checks all
-of :data:`CASES`.
+past a tile width and a deep network, on two shapes shared between the transforms); the ``exhaustive`` profile checks
+all of :data:`CASES`.
 
 Edge classes, as the forward boundary set's (:mod:`properties.invariants.boundary`):
 
@@ -128,7 +128,8 @@ CASES: tuple[DerivativeCase, ...] = (
     _c("jvp", _WIDE, "mix", "B = 2^8 + 1, F = 2^7 + 1 in forward mode; rows 1e-30 .. 1e30", True),
     _c("jvp", _DEEP, "1e-10", "N = 2^6 + 1 in forward mode", True),
     _c("jit_grad", _DEEP, "1", "N = 2^6 + 1, gradient staged out by jax.jit", True),
-    _c("vmap_grad", _STACKED, "1", "K = 9 stacked gradients of B = 2^6 + 1 rows under jax.vmap", True, stack=9),
+    _c("vmap_grad", _DEEP, "1", "K = 9 stacked gradients (a batching rule in groups of 8), N = 2^6 + 1", True,
+       stack=9),
     # --- magnitude sweeps on the every-run shapes (exhaustive) ---------------------------------------------------------
     *(_c("vjp", _WIDE, m, "magnitude sweep") for m in _SWEEP),
     *(_c("jvp", _DEEP, m, "magnitude sweep") for m in _DEEP_SWEEP if m != "1e-10"),
@@ -136,7 +137,7 @@ CASES: tuple[DerivativeCase, ...] = (
     *(_c("jvp", _WIDE, m, "magnitude sweep") for m in _SWEEP if m != "mix"),
     *(_c("jit_grad", _WIDE, m, "B = 2^8 + 1, F = 2^7 + 1 under jit, magnitude sweep") for m in ("1", "1e-30", "1e30")),
     *(_c("vmap_grad", _STACKED, m, "K = 17 stacked gradients, magnitude sweep", stack=17) for m in ("1e-20", "mix")),
-    _c("vmap_grad", _DEEP, "1", "K = 9 stacked gradients, N = 2^6 + 1", stack=9),
+    _c("vmap_grad", _STACKED, "1", "K = 9 stacked gradients of B = 2^6 + 1 rows", stack=9),
     # --- more shapes, every transform ----------------------------------------------------------------------------------
     *(_c(t, (9, 257, 2), m, "F = 2^8 + 1") for t, m in (("vjp", "1"), ("jvp", "1e20"), ("jit_grad", "1e-20"))),
     _c("vmap_grad", (9, 257, 2), "1", "F = 2^8 + 1, K = 9", stack=9),
