@@ -272,7 +272,7 @@ def test_tier_wiring():
         assert TRANSFORMS in marks and not marks & {"core", "strict"}, (name, marks)
 
 
-# --- the tier's wide draws and the derivative boundary set (issue 15) --------------------------------------------------
+# --- the tier's wide draws and the derivative boundary set (issue 15) ------------------------------------------------
 
 
 def _sample(strategy, n):

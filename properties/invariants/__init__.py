@@ -50,4 +50,5 @@ GRID = oracle.GRID
 BOUNDARY = boundary.BOUNDARY
 TRANSFORMS_BOUNDARY = transforms_boundary.TRANSFORMS_BOUNDARY
 
-__all__ = ["PROPERTIES", "GRID", "BOUNDARY", "TRANSFORMS_BOUNDARY", "Property", "prop", "CORE", "STRICT", "TRANSFORMS", "TIERS"]
+__all__ = ["PROPERTIES", "GRID", "BOUNDARY", "TRANSFORMS_BOUNDARY", "Property", "prop", "CORE", "STRICT", "TRANSFORMS",
+           "TIERS"]

@@ -13,10 +13,11 @@ near a relu kink excluded (:mod:`properties.harness.derivatives`).
 
 Shapes: every property draws (B, F, N) from :data:`TRANSFORM_BUCKETS`, a subset of the suite's buckets, because each
 new shape compiles a new program per transform (3-5 s each for ``fast`` on a busy 2-core CPU without the persistent
-cache); about one case in 20 has a large shape instead, one of the derivative boundary set's (:mod:`.transforms_boundary`:
-its every-run shapes B = 257, F = 129 and N = 65 by default, all of its shapes under ``exhaustive``), whose programs
-its cases compile anyway (``strategies.transform_shapes``). Under ``jax.jit`` the seed is a compile-time constant, so each (seed, shape) is a new program: the
-jit-composed properties use one seed per bucket (:data:`JIT_SEEDS`; the seed's meaning is the core tier's business).
+cache); about one case in 20 has a large shape instead, one of the derivative boundary set's
+(:mod:`.transforms_boundary`: its every-run shapes B = 257, F = 129 and N = 65 by default, all of its shapes under
+``exhaustive``), whose programs its cases compile anyway (``strategies.transform_shapes``). Under ``jax.jit`` the seed
+is a compile-time constant, so each (seed, shape) is a new program: the jit-composed properties use one seed per
+bucket (:data:`JIT_SEEDS`; the seed's meaning is the core tier's business), and the boundary set's seed on its shapes.
 """
 
 from __future__ import annotations

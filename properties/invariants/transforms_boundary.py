@@ -121,7 +121,7 @@ _DEEP_SWEEP = ("1e-30", "1e-10", "1e10", "1e20", "mix")
 
 #: The whole derivative boundary set, the ``every_run`` cases first.
 CASES: tuple[DerivativeCase, ...] = (
-    # --- every run: one shape per edge class, each transform on it -----------------------------------------------------
+    # --- every run: one shape per edge class, each transform on it ---------------------------------------------------
     _c("vjp", _WIDE, "1", "B = 2^8 + 1, F = 2^7 + 1: row-chunk tails and the contraction's partial last tile", True),
     _c("vjp", _DEEP, "1e10", "N = 2^6 + 1: masking or stopping past a depth of 64 layers", True),
     _c("jvp", _WIDE, "mix", "B = 2^8 + 1, F = 2^7 + 1 in forward mode; rows 1e-30 .. 1e30", True),
@@ -129,7 +129,7 @@ CASES: tuple[DerivativeCase, ...] = (
     _c("jit_grad", _DEEP, "1", "N = 2^6 + 1, gradient staged out by jax.jit", True),
     _c("vmap_grad", _DEEP, "1", "K = 9 stacked gradients (a batching rule in groups of 8), N = 2^6 + 1", True,
        stack=9),
-    # --- magnitude sweeps on the every-run shapes (exhaustive) ---------------------------------------------------------
+    # --- magnitude sweeps on the every-run shapes (exhaustive) -------------------------------------------------------
     *(_c("vjp", _WIDE, m, "magnitude sweep") for m in _SWEEP),
     *(_c("jvp", _DEEP, m, "magnitude sweep") for m in _DEEP_SWEEP if m != "1e-10"),
     *(_c("vjp", _DEEP, m, "magnitude sweep") for m in _DEEP_SWEEP if m != "1e10"),
@@ -137,7 +137,7 @@ CASES: tuple[DerivativeCase, ...] = (
     *(_c("jit_grad", _WIDE, m, "B = 2^8 + 1, F = 2^7 + 1 under jit, magnitude sweep") for m in ("1", "1e-30", "1e30")),
     *(_c("vmap_grad", _STACKED, m, "K = 17 stacked gradients, magnitude sweep", stack=17) for m in ("1e-20", "mix")),
     _c("vmap_grad", _STACKED, "1", "K = 9 stacked gradients of B = 2^6 + 1 rows", stack=9),
-    # --- more shapes, every transform ----------------------------------------------------------------------------------
+    # --- more shapes, every transform --------------------------------------------------------------------------------
     *(_c(t, (9, 257, 2), m, "F = 2^8 + 1") for t, m in (("vjp", "1"), ("jvp", "1e20"), ("jit_grad", "1e-20"))),
     _c("vmap_grad", (9, 257, 2), "1", "F = 2^8 + 1, K = 9", stack=9),
     *(_c(t, (255, 31, 2), m, "B = 2^8 - 1, F = 2^5 - 1") for t, m in (("vjp", "1e-20"), ("jvp", "1"),

@@ -140,15 +140,15 @@ def jvp_wide_layer_tile_dropped(seed, x_batch, num_layers, features):
 
 
 def vmap_grad_wrong_past_8_stacked(seed, x_batch, num_layers, features):
-    """custom_vjp whose backward's vmap rule runs stacks in groups of 8: batches 9.. get the first batches' gradients."""
+    """custom_vjp whose backward's vmap rule runs stacks in groups of 8: batches 9.. get batches 1..'s gradients."""
     return _with(_vjp_net, seed, x_batch, num_layers, features, "stack_group")
 
 
 def edges_vjp_correct(seed, x_batch, num_layers, features):
-    """Control: the same custom_vjp with no bug (must pass every transforms property and the derivative boundary set)."""
+    """Control: the same custom_vjp with no bug (passes every transforms property and the derivative boundary set)."""
     return _with(_vjp_net, seed, x_batch, num_layers, features, None)
 
 
 def edges_jvp_correct(seed, x_batch, num_layers, features):
-    """Control: the same custom_jvp with no bug (must pass every transforms property and the derivative boundary set)."""
+    """Control: the same custom_jvp with no bug (passes every transforms property and the derivative boundary set)."""
     return _with(_jvp_net, seed, x_batch, num_layers, features, None)
