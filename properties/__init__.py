@@ -25,9 +25,10 @@ __all__ = ["check_case", "load_implementation", "PROPERTIES"]
 
 
 def check_case(impl, prop: str, case: dict, *, in_process: bool = False) -> None:
-    """Run property ``prop`` (a name of ``PROPERTIES``, ``"grid"``, or ``"boundary"`` with ``case={"name": ...}``, a
-    case of the boundary set) on one ``case`` against ``impl``: a SPEC
-    string (loaded in a candidate process, unless ``in_process``), a callable (called here) or a candidate handle.
+    """Run property ``prop`` (a name of ``PROPERTIES``, ``"grid"``, or ``"boundary"`` / ``"transforms_boundary"`` with
+    ``case={"name": ...}``, a case of the boundary set / the derivative boundary set) on one ``case`` against
+    ``impl``: a SPEC string (loaded in a candidate process, unless ``in_process``), a callable (called here) or a
+    candidate handle.
 
     Raises ``AssertionError`` (or ``ImplementationError``) exactly as the suite would.
     """

@@ -58,8 +58,9 @@ def main(argv=None) -> int:
     from properties.invariants import PROPERTIES
 
     props = PROPERTIES
-    names = [*props, "grid", "boundary"]
-    tier = {n: p.tier for n, p in props.items()} | {"grid": "core", "boundary": "core"}
+    names = [*props, "grid", "boundary", "transforms_boundary"]
+    tier = {n: p.tier for n, p in props.items()} | {"grid": "core", "boundary": "core",
+                                                     "transforms_boundary": "transforms"}
     mutants = {k: v for k, v in MUTANTS.items() if not args.only or k in args.only}
     start = time.time()
     results: dict[str, dict] = {}

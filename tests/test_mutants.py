@@ -26,7 +26,7 @@ if str(HERE) not in sys.path:  # `mutants` is a package in tests/, whatever pyte
 
 import composed  # noqa: E402
 from mutants import MUTANTS  # noqa: E402
-from mutants import derivatives  # noqa: E402
+from mutants import derivative_edges, derivatives  # noqa: E402
 from mutants._base import correct  # noqa: E402
 from properties.api import FAILED, PASSED, SKIPPED, run_property  # noqa: E402
 from properties.harness.profiles import examples_for  # noqa: E402
@@ -35,8 +35,8 @@ from properties.invariants import CORE, PROPERTIES, STRICT, TRANSFORMS  # noqa: 
 from properties.sandbox.loader import load  # noqa: E402
 
 PROPS = PROPERTIES
-KNOWN = set(PROPS) | {"grid", "boundary"}
-TIER = {name: p.tier for name, p in PROPS.items()} | {"grid": CORE, "boundary": CORE}
+KNOWN = set(PROPS) | {"grid", "boundary", "transforms_boundary"}
+TIER = {name: p.tier for name, p in PROPS.items()} | {"grid": CORE, "boundary": CORE, "transforms_boundary": TRANSFORMS}
 VERBATIM = str(HERE / "candidates" / "verbatim.py")
 
 
@@ -149,22 +149,29 @@ def test_simple_bug_shrinks_to_a_minimal_counterexample(name):
 #: eager ones (reference, verbatim) recompile on every call (~0.1 s), so they get fewer. ``pytest properties --impl X``
 #: runs them with the full budget (see .ci/run).
 BUDGET = {"fast": 4, "vmap_in_scan": 1, "pure_jax": 1, "numpy_loop": 1, "reference": 1, "verbatim": 1, "control": 2,
-          "custom_vjp": 1, "custom_vjp_correct": 1, "custom_jvp_correct": 1}
+          "custom_vjp": 1, "custom_vjp_correct": 1, "custom_jvp_correct": 1, "edges_vjp_correct": 1,
+          "edges_jvp_correct": 1}
 CUSTOM_VJP = str(HERE / "candidates" / "custom_vjp.py")
 CORRECT = {**composed.IMPLEMENTATIONS, "verbatim": VERBATIM, "control": correct,
            # transforms tier (issue 11): correct implementations with hand-written derivative rules
            "custom_vjp": load(CUSTOM_VJP), "custom_vjp_correct": derivatives.custom_vjp_correct,
-           "custom_jvp_correct": derivatives.custom_jvp_correct}
+           "custom_jvp_correct": derivatives.custom_jvp_correct,
+           # issue 15: the controls of the derivative-edge mutants
+           "edges_vjp_correct": derivative_edges.edges_vjp_correct,
+           "edges_jvp_correct": derivative_edges.edges_jvp_correct}
 SPECS = {**{name: name for name in composed.IMPLEMENTATIONS}, "verbatim": VERBATIM,
          "control": "tests/mutants/_base.py:correct", "custom_vjp": CUSTOM_VJP,
          "custom_vjp_correct": "tests/mutants/derivatives.py:custom_vjp_correct",
-         "custom_jvp_correct": "tests/mutants/derivatives.py:custom_jvp_correct"}
+         "custom_jvp_correct": "tests/mutants/derivatives.py:custom_jvp_correct",
+         "edges_vjp_correct": "tests/mutants/derivative_edges.py:edges_vjp_correct",
+         "edges_jvp_correct": "tests/mutants/derivative_edges.py:edges_jvp_correct"}
 
 
 #: Tiers each correct implementation is checked on here. ``fast`` is not in the matrix: every plain ``pytest`` runs
 #: the whole suite against it at the full budget (``properties/``). The controls of the derivative mutants differ from
 #: ``control`` only in their backward pass: the transforms tier is theirs.
 TIERS_OF = {"verbatim": {CORE}, "custom_vjp_correct": {TRANSFORMS}, "custom_jvp_correct": {TRANSFORMS},
+            "edges_vjp_correct": {TRANSFORMS}, "edges_jvp_correct": {TRANSFORMS},
             "custom_vjp": {CORE, TRANSFORMS}}
 
 
@@ -172,7 +179,7 @@ def _correct_runs():
     for impl in CORRECT:
         if impl == "fast":
             continue
-        for prop in [*PROPS, "grid", "boundary"]:
+        for prop in [*PROPS, "grid", "boundary", "transforms_boundary"]:
             if TIER[prop] not in TIERS_OF.get(impl, {CORE, STRICT, TRANSFORMS}):
                 continue
             if impl in ("reference", "verbatim", "vmap_in_scan", "custom_vjp") and prop == "grid":
@@ -182,6 +189,11 @@ def _correct_runs():
                 # 10 large shapes, one compile each (~2 s cold): `pytest properties --impl X` runs them, and for fast
                 # every plain `pytest` run does (properties/test_phases.py). numpy_loop (no compile) checks the
                 # NumPy machinery of the domain mutants (tests/mutants/domain.py), control that of the others.
+                continue
+            if prop == "transforms_boundary" and impl not in ("custom_vjp", "edges_vjp_correct", "edges_jvp_correct"):
+                # 4 large shapes, compiled per transform (~30-60 s cold): the hand-written derivatives are checked
+                # here, fast by every plain `pytest` run (properties/test_phases.py), the others by
+                # `pytest --pyargs properties -m transforms --impl X`.
                 continue
             yield impl, prop
 
@@ -205,7 +217,8 @@ RUNS = [pytest.param(i, p, id=f"{i}-{p}", marks=[pytest.mark.slow] if (i, p) in 
 def test_correct_implementation_passes(impl, prop):
     # A property's share of the budget follows its weight, as in the suite; the grid runs one example per cell, the
     # boundary set its every-run cases.
-    examples = 1 if prop == "grid" else None if prop == "boundary" else min(BUDGET[impl], examples_for(PROPS[prop].weight))
+    examples = (1 if prop == "grid" else None if prop in ("boundary", "transforms_boundary")
+                else min(BUDGET[impl], examples_for(PROPS[prop].weight)))
     outcome = _run(prop, CORRECT[impl], SPECS[impl], max_examples=examples)
     if outcome.kind == SKIPPED and TIER[prop] == TRANSFORMS:  # JAX implementations only; the others say why not
         assert impl == "numpy_loop" and "not a JAX implementation" in outcome.message, (

@@ -407,3 +407,27 @@ def corner(b: int, f: int, n: int, **extra) -> dict:
 def corners(shapes=CORNERS, **extra) -> tuple[dict, ...]:
     """:func:`corner` for each of ``shapes`` (explicit examples for :func:`properties.invariants.base.prop`)."""
     return tuple(corner(b, f, n, **extra) for b, f, n in shapes)
+
+
+# -- the transforms tier's shapes (issue 15) ----------------------------------------------------------------------------
+#
+# The transforms tier draws (B, F, N) from its own buckets (``properties.invariants.transforms.TRANSFORM_BUCKETS``) and,
+# in about one case in TRANSFORM_WIDE_ONE_IN, a large shape instead, from the shapes of the derivative boundary set
+# (the tier passes them): every new shape compiles a new program per transform (jit, vjp, jvp, grad, vmap), and those
+# shapes are compiled by the boundary set's cases anyway (measured on the default CI run: wide shapes from edge lists
+# tripled the tier's time, 31 s -> 89 s).
+
+TRANSFORM_WIDE_ONE_IN = 20
+
+
+@st.composite
+def transform_shapes(draw, buckets, wide) -> tuple[int, int, int]:
+    """``(B, F, N)``: a bucket of ``buckets``, or about one time in :data:`TRANSFORM_WIDE_ONE_IN` one of the large
+    shapes ``wide`` (recorded with ``event``: the kind, and which axis is large)."""
+    if not wide or not draw(_one_in(TRANSFORM_WIDE_ONE_IN)):
+        _event("transforms case kind: bucket")
+        return draw(st.sampled_from(buckets))
+    b, f, n = draw(st.sampled_from(wide))
+    axes = "".join(a for a, big in (("B", b > 16), ("F", f > 16), ("N", n > 8)) if big)
+    _event(f"transforms case kind: wide {axes}")
+    return b, f, n

@@ -18,13 +18,16 @@ Modules (each property is a short function of the implementation whose docstring
 * :mod:`.forms` -- the same values in another input form (layout, list, jax.Array, NumPy counts): the same result;
 * :mod:`.structure` -- the traced program (a scan over layers, a batched matmul);
 * :mod:`.sharding` -- the batch sharded over a device mesh;
-* :mod:`.transforms` -- the implementation under jax.jit, jax.vmap and differentiation (the ``transforms`` tier).
+* :mod:`.transforms` -- the implementation under jax.jit, jax.vmap and differentiation (the ``transforms`` tier);
+* :mod:`.transforms_boundary` -- the derivative boundary set: fixed derivative cases at the edges (B, F up to 257, N up
+  to 129, derivatives 1e-30 .. 1e30), each one comparison with the oracle (``TRANSFORMS_BOUNDARY``,
+  ``properties/test_phases.py``).
 """
 
 from __future__ import annotations
 
 from properties.invariants import (algebra, arguments, batch, boundary, contract, forms, oracle, output, sharding,
-                                   structure, transforms)
+                                   structure, transforms, transforms_boundary)
 from properties.invariants.base import CORE, STRICT, TIERS, TRANSFORMS, Property, prop
 
 MODULES = (output, oracle, boundary, batch, arguments, algebra, contract, forms, structure, sharding, transforms)
@@ -45,5 +48,7 @@ def _collect() -> dict[str, Property]:
 PROPERTIES: dict[str, Property] = _collect()
 GRID = oracle.GRID
 BOUNDARY = boundary.BOUNDARY
+TRANSFORMS_BOUNDARY = transforms_boundary.TRANSFORMS_BOUNDARY
 
-__all__ = ["PROPERTIES", "GRID", "BOUNDARY", "Property", "prop", "CORE", "STRICT", "TRANSFORMS", "TIERS"]
+__all__ = ["PROPERTIES", "GRID", "BOUNDARY", "TRANSFORMS_BOUNDARY", "Property", "prop", "CORE", "STRICT", "TRANSFORMS",
+           "TIERS"]

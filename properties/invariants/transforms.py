@@ -13,8 +13,11 @@ near a relu kink excluded (:mod:`properties.harness.derivatives`).
 
 Shapes: every property draws (B, F, N) from :data:`TRANSFORM_BUCKETS`, a subset of the suite's buckets, because each
 new shape compiles a new program per transform (3-5 s each for ``fast`` on a busy 2-core CPU without the persistent
-cache). Under ``jax.jit`` the seed is a compile-time constant, so each (seed, shape) is a new program: the
-jit-composed properties use one seed per bucket (:data:`JIT_SEEDS`; the seed's meaning is the core tier's business).
+cache); about one case in 20 has a large shape instead, one of the derivative boundary set's
+(:mod:`.transforms_boundary`: its every-run shapes B = 257, F = 129 and N = 65 by default, all of its shapes under
+``exhaustive``), whose programs its cases compile anyway (``strategies.transform_shapes``). Under ``jax.jit`` the seed
+is a compile-time constant, so each (seed, shape) is a new program: the jit-composed properties use one seed per
+bucket (:data:`JIT_SEEDS`; the seed's meaning is the core tier's business), and the boundary set's seed on its shapes.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import numpy as np
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
+from properties.harness import profiles
 from properties.harness import strategies as S
 from properties.harness.derivatives import (
     assert_derivative,
@@ -48,6 +52,27 @@ TRANSFORM_BUCKETS: tuple[tuple[int, int, int], ...] = ((3, 3, 3), (8, 16, 4), (5
 #: implementation's trace, so every (seed, shape) is a new program to trace, lower and compile (~3 s cold, ~0.7 s from
 #: the persistent cache, for ``fast``). The seeds span the contract's range; their meaning is the core tier's business.
 JIT_SEEDS = dict(zip(TRANSFORM_BUCKETS, (0, 2**32 + 7, -1, 2**62 + 12345)))
+
+
+def _wide_shapes() -> tuple[tuple[int, int, int], ...]:
+    """The large shapes of the tier's random search: the derivative boundary set's (its every-run shapes, all of them
+    under ``exhaustive``), whose programs the boundary cases compile anyway; with their seeds (:data:`WIDE_SEEDS`)."""
+    from properties.invariants import transforms_boundary as TB
+
+    return tuple(dict.fromkeys(c.shape for c in TB.cases(full=profiles.full_boundary())))
+
+
+WIDE_SHAPES = _wide_shapes()
+
+
+def _wide_seeds() -> dict:
+    from properties.invariants import transforms_boundary as TB
+
+    return dict(TB.SEEDS)
+
+
+#: The seed of the jit-composed properties on a wide shape: the boundary set's seed of that shape.
+WIDE_SEEDS = _wide_seeds()
 #: Batches stacked under jax.vmap.
 STACK = 3
 
@@ -79,11 +104,30 @@ def directions(draw, rows: int, features: int) -> np.ndarray:
 
 
 @st.composite
+def _wide_directions(draw, rows: int, features: int) -> np.ndarray:
+    """:func:`directions` for large arrays: entries from a NumPy generator seeded by a draw (a Hypothesis draw per
+    entry of a 257 x 129 array is slow), per-row 10**k for k in -3..3 drawn per block of rows."""
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    base = rng.uniform(0.0625, 1.0, (rows, features)) * rng.choice((-1.0, 1.0), (rows, features))
+    blocks = min(rows, 16)
+    scales = np.array([10.0 ** draw(st.integers(-3, 3)) for _ in range(blocks)])[np.arange(rows) * blocks // rows]
+    return (base * scales[:, None]).astype(np.float32)
+
+
+def _directions(rows: int, features: int):
+    return directions(rows, features) if rows * features <= 256 else _wide_directions(rows, features)
+
+
+@st.composite
 def batches(draw, rows: int, features: int) -> np.ndarray:
     """Like ``strategies.batches`` (per-row magnitude 10**-3..10**3; rows plain, repeated or all-negative) but with no
     zero entries and no zero rows: a zero row sits exactly on every relu kink of the first layer, where the derivative
     is a convention, so it would only ever be excluded (and Hypothesis's simplest batch is all zeros)."""
-    x = draw(directions(rows, features)).astype(np.float64)
+    x = draw(_directions(rows, features)).astype(np.float64)
+    if rows > 16:  # a wide batch: row kinds per block of rows would add little; every 7th row repeats, every 5th < 0
+        x[4::5] = -np.abs(x[4::5])
+        x[6::7] = x[0]
+        return x.astype(np.float32)
     for i in range(rows):
         kind = draw(st.sampled_from(("plain",) * 4 + ("repeat", "negative")))
         if kind == "repeat" and i > 0:
@@ -95,10 +139,12 @@ def batches(draw, rows: int, features: int) -> np.ndarray:
 
 @st.composite
 def forward_cases(draw, seeds=None) -> dict:
-    """``dict(seed, x_batch, num_layers, features)``: (B, F, N) from :data:`TRANSFORM_BUCKETS` (integer counts), the
-    batch from :func:`batches`, the seed from ``strategies.int_seeds``, or ``seeds[(B, F, N)]`` when given."""
-    b, f, n = draw(st.sampled_from(TRANSFORM_BUCKETS))
-    seed = draw(S.int_seeds()) if seeds is None else seeds[(b, f, n)]
+    """``dict(seed, x_batch, num_layers, features)``: (B, F, N) from :data:`TRANSFORM_BUCKETS` or, about one time in
+    20, a large shape of :data:`WIDE_SHAPES` (``strategies.transform_shapes``), integer counts; the batch from
+    :func:`batches`, the seed from ``strategies.int_seeds``, or ``seeds[(B, F, N)]`` when given (:data:`WIDE_SEEDS`
+    for a large shape)."""
+    b, f, n = draw(S.transform_shapes(TRANSFORM_BUCKETS, WIDE_SHAPES))
+    seed = draw(S.int_seeds()) if seeds is None else {**WIDE_SEEDS, **seeds}[(b, f, n)]
     return dict(seed=seed, x_batch=draw(batches(b, f)), num_layers=n, features=f)
 
 
@@ -107,7 +153,7 @@ def derivative_cases(draw, seeds=None) -> dict:
     """:func:`forward_cases` plus ``direction``, a cotangent or tangent (B, F) float32 (:func:`directions`)."""
     case = draw(forward_cases(seeds))
     b, f = np.shape(case["x_batch"])
-    case["direction"] = draw(directions(b, f))
+    case["direction"] = draw(_directions(b, f))
     return case
 
 
@@ -116,11 +162,11 @@ def stacked_cases(draw, with_cotangents: bool = False) -> dict:
     """``dict(seed, x_batch, num_layers, features, more_batches[, cotangents])``: a valid call plus K - 1 more batches
     of its shape (``more_batches``, (K - 1, B, F)), K = :data:`STACK`, stacked under vmap as ``[x_batch, *more]``;
     ``cotangents`` (K, B*F), one per batch."""
-    b, f, n = draw(st.sampled_from(TRANSFORM_BUCKETS))
+    b, f, n = draw(S.transform_shapes(TRANSFORM_BUCKETS, WIDE_SHAPES))
     case = dict(seed=draw(S.int_seeds()), x_batch=draw(batches(b, f)), num_layers=n, features=f,
                 more_batches=np.stack([draw(batches(b, f)) for _ in range(STACK - 1)]))
     if with_cotangents:
-        case["cotangents"] = np.stack([_flat(draw(directions(b, f))) for _ in range(STACK)])
+        case["cotangents"] = np.stack([_flat(draw(_directions(b, f))) for _ in range(STACK)])
     return case
 
 

@@ -26,7 +26,7 @@ from typing import Callable
 from properties.harness import profiles
 from properties.harness import strategies as S
 from properties.harness.tiers import rank as tier_rank
-from properties.invariants import BOUNDARY, GRID, PROPERTIES, Property
+from properties.invariants import BOUNDARY, GRID, PROPERTIES, TRANSFORMS_BOUNDARY, Property
 
 
 class Phase(enum.Enum):
@@ -75,6 +75,12 @@ def _boundary_cases(full: bool) -> list:
     return [(case.name, {"name": case.name}) for case in cases(full=full)]
 
 
+def _transforms_boundary_cases(full: bool) -> list:
+    from properties.invariants.transforms_boundary import cases
+
+    return [(case.name, {"name": case.name}) for case in cases(full=full)]
+
+
 def _grid_cells(full: bool) -> list:
     return [(f"B{b}-F{f}-N{n}", S.cell_cases(b, f, n)) for b, f, n in S.grid_cells(full=full)]
 
@@ -84,6 +90,8 @@ CASE_SETS: dict[str, CaseSet] = {s.name: s for s in (
     CaseSet("boundary", Phase.BOUNDARY, BOUNDARY, "matches_oracle", _boundary_cases,
             frozenset(profiles.FULL_BOUNDARY_PROFILES), build="properties.invariants.boundary:build"),
     CaseSet("grid", Phase.GRID, GRID, "matches_oracle", _grid_cells, frozenset(profiles.FULL_GRID_PROFILES)),
+    CaseSet("transforms_boundary", Phase.BOUNDARY, TRANSFORMS_BOUNDARY, "transforms_boundary",
+            _transforms_boundary_cases, frozenset(profiles.FULL_BOUNDARY_PROFILES)),
 )}
 
 #: The order the suite's checks run in: cheap, discriminating ones first (a broken implementation is found in the

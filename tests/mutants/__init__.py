@@ -6,7 +6,7 @@ reject them.
 * ``impl``: the mutant, a function with the spec's signature whose one-line docstring states its bug; every mutant is
   also loadable as a SPEC, ``Mutant.spec`` (``pytest properties --impl tests/mutants/casting.py:seed_rounded``);
 * ``killers``: the properties (names in ``properties.registry.PROPERTIES``, or ``"grid"``, or ``"boundary"``: the
-  boundary set's every-run cases) each of which, on its own,
+  boundary set's every-run cases, or ``"transforms_boundary"``: the derivative boundary set's) each of which, on its own,
   must reject the mutant under the ``ci`` profile -- asserted by ``tests/test_mutants.py``. Other properties may kill
   it too: ``tests/mutation_table.py`` runs every property against every mutant and writes ``tests/mutation_table.md``;
 * ``tier``: the tier of its declared killers: ``"core"`` for a bug the problem itself rules out, ``"strict"`` for a
@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Callable, NamedTuple
 
 from mutants import activation, batch, casting, contract, derivatives, init, layers, precision, state, transforms
-from mutants import domain, forms
+from mutants import derivative_edges, domain, forms
 
 HERE = Path(__file__).resolve().parent
 
@@ -157,6 +157,12 @@ MUTANTS: dict[str, Mutant] = dict(
         _m(domain.float16_when_large, "boundary matches_oracle"),
         _m(domain.flushes_tiny_inputs, "boundary matches_oracle"),
         _m(domain.flushes_tiny_activations, "boundary"),
+        # --- derivatives at the edges (issue 15): right in the tier's small shapes, wrong past a tile, chunk, depth ----
+        _m(derivative_edges.vjp_drops_partial_tile, "transforms_boundary", "transforms"),
+        _m(derivative_edges.vjp_mask_stops_past_64, "transforms_boundary", "transforms"),
+        _m(derivative_edges.vjp_row_chunk_tail_lost, "transforms_boundary", "transforms"),
+        _m(derivative_edges.jvp_wide_layer_tile_dropped, "transforms_boundary", "transforms"),
+        _m(derivative_edges.vmap_grad_wrong_past_8_stacked, "transforms_boundary", "transforms"),
     ]
 )
 
