@@ -134,6 +134,8 @@ def run_all(runs: dict[str, Run]) -> dict[str, Run]:
 def check_report_schema(report: dict, spec: str | None = None) -> None:
     """The report's shape is the contract (schema 2, ``docs/report.md``), and it is complete: the counts add up, and
     every failure is reported by exactly one finding."""
+    from properties.harness.tiers import TIERS
+
     assert set(report) - {"seed"} == {"schema", "implementation", "provenance", "tiers", "findings", "properties",
                                       "summary", "integrity", "isolation"}, sorted(report)
     assert report["schema"] == 2

@@ -320,7 +320,8 @@ def test_the_plan_models_grid_and_boundary_as_phases():
     ids = [c.id for c in checks]
     assert len(ids) == len(set(ids))
     assert {c.phase for c in checks} == set(plan.Phase)
-    assert all(c.family == "matches_oracle" for c in checks if c.phase is not plan.Phase.RANDOM)
+    assert all(c.family == ("transforms_boundary" if c.id.startswith("transforms_boundary[") else "matches_oracle")
+               for c in checks if c.phase is not plan.Phase.RANDOM)
     assert ids[:3] == ["matches_oracle", "output_shape", ids[2]] and ids[2].startswith("boundary[")
     assert plan.family("grid[B1-F2-N3]") == "matches_oracle" and plan.family("batch_locality") == "batch_locality"
     assert tier_of("boundary[B1-F1-N1-mag1]") == "core" and tier_of("grid[B1-F1-N0]") == "core"

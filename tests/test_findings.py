@@ -180,7 +180,7 @@ def test_cli_under_github_actions_annotates_and_appends_the_step_summary(tmp_pat
     summary.write_text("earlier step\n", encoding="utf-8")
     monkeypatch.setenv("GITHUB_ACTIONS", "true")
     monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
-    args = SimpleNamespace(spec="mine.py", verbose=False, report=None, markdown=None)
+    args = SimpleNamespace(impl="mine.py", verbose=False, report=None, markdown=None, junitxml=None)
     out = io.StringIO()
     with redirect_stdout(out):
         cli.print_results(_two_findings(), args, interrupted=False)

@@ -30,7 +30,8 @@ from properties.harness.proxy import Candidate, ImplementationError, NotRun, Pro
 from properties.invariants import PROPERTIES, Property
 from properties.harness.tiers import TIERS
 from properties.runner import plan
-from properties.runner.plan import CASE_SETS, Phase
+from properties.runner.plan import CASE_SETS
+from properties.runner.plan import Phase as CheckPhase
 
 #: Outcome kinds.
 PASSED, FAILED, SKIPPED, ERROR = "passed", "failed", "skipped", "error"
@@ -124,7 +125,7 @@ def _run(prop, prop_name, candidate, max_examples, shrink, profile, matmul_preci
     candidate.reset()
     name = profile or suite_settings.profile_name()
     case_set = CASE_SETS.get(prop_name)
-    if case_set is not None and case_set.phase is Phase.BOUNDARY:
+    if case_set is not None and case_set.phase is CheckPhase.BOUNDARY:
         return _run_fixed(case_set, candidate, max_examples, name, matmul_precision)
     if case_set is not None:  # the grid phase: Hypothesis inside each cell
         runs = [(strategy, max_examples or suite_settings.GRID_EXAMPLES.get(name, 3), f"{prop_name}[{cid}]")
