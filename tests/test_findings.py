@@ -41,7 +41,8 @@ NO_FINAL_RELU = str(HERE / "candidates" / "no_final_relu.py")
 
 
 def _entry(pid, outcome="failed", message="AssertionError: wrong", *, mismatch=None, raised=False, tier="core"):
-    return {"id": pid, "tier": tier, "outcome": outcome, "examples": 3, "seconds": 0.1, "message": message,
+    return {"id": pid, "tier": tier, "outcome": outcome, "examples": 3, "examples_cut": 0, "seconds": 0.1,
+            "message": message,
             "counterexample": None, "repro": f"# repro of {pid}\n" if outcome == "failed" else None,
             "raised": raised, "oracle_mismatch": mismatch, "finding": None}
 

@@ -17,6 +17,7 @@ import concurrent.futures
 import importlib.util
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -207,9 +208,9 @@ def test_end_to_end(runs, kind, name):
     failed = any(p["outcome"] == "failed" for p in props.values())
     assert run.returncode == (1 if failed else 0), run.explain()
     assert run.seconds < BOUND_S, f"{name} took {run.seconds:.1f} s"
-    # a progress line per property, then the table
+    # a progress line per property, then the findings and the verdict line
     assert run.stdout.count("] FAILED ") + run.stdout.count("] PASSED ") == len(selected), run.stdout
-    assert "property" in run.stdout and "verdict" in run.stdout
+    assert re.search(r"^composed-check .*: (PASSED|FAILED): ", run.stdout, re.M), run.stdout
     assert "forged" not in json.dumps(run.report)
     assert not leftovers(run.run_id), f"processes of the run still alive: {leftovers(run.run_id)}\n{run.explain()}"
 

@@ -21,7 +21,13 @@ from properties.invariants.base import CORE, STRICT, Property, prop
 SMALLEST_CASE = dict(seed=7, x_batch=np.array([[1.0, 0.5]], dtype=np.float32), num_layers=2, features=2)
 
 
-@prop(CORE, S.cases(), examples=(SMALLEST_CASE, *S.corners()))
+#: Also checked in every run: a seed past int32 (seeds wrap modulo 2**32, they are not clipped or cast to int32),
+#: with two rows of which the spec's network keeps both signs alive.
+INT32_EDGE_CASE = dict(seed=2**31 + 7, x_batch=np.array([[1.0, 0.5], [-0.5, 1.0]], dtype=np.float32), num_layers=2,
+                       features=2)
+
+
+@prop(CORE, S.cases(), examples=(SMALLEST_CASE, INT32_EDGE_CASE, *S.corners()))
 def matches_oracle(impl, seed, x_batch, num_layers, features):
     """The output equals the explicit float64 loop over layers (``composed.oracle``) on the spec's parameters, row by
     row within C = 8 times the propagated float32 rounding scale (the tolerance policy of
