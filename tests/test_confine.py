@@ -296,3 +296,22 @@ def test_records_merge_to_the_weakest_and_the_cache_key_follows_the_code(tmp_pat
     own = isolation.candidate_cache_dir(base, isolation.implementation_key("fast"))
     assert not os.path.commonpath([own, isolation.checker_cache_dir(base)]).endswith("checker")
     assert os.path.isdir(own) and own.startswith(os.path.join(base, "candidates"))
+
+
+def test_a_new_implementations_cache_starts_as_a_copy_of_the_defaults(tmp_path):
+    """An implementation the suite has not seen gets the bundled default's cache entries as copies (the suite's and
+    JAX's small programs are warm), and writing its own copy leaves the default's entries as they were."""
+    from properties.harness import isolation
+    from properties.sandbox.loader import DEFAULT_SPEC
+
+    default = tmp_path / "candidates" / isolation.implementation_key(DEFAULT_SPEC)
+    default.mkdir(parents=True)
+    (default / "entry-a").write_bytes(b"program a")
+    new = isolation.candidate_cache_dir(str(tmp_path), "0123456789abcdef01234567")
+    copied = os.path.join(new, "entry-a")
+    assert open(copied, "rb").read() == b"program a"
+    assert os.stat(copied).st_ino != os.stat(default / "entry-a").st_ino  # a copy, not a link
+    with open(copied, "wb") as f:
+        f.write(b"poisoned")
+    assert (default / "entry-a").read_bytes() == b"program a"
+    assert not [p for p in os.listdir(tmp_path / "candidates") if ".seed-" in p]  # no temporary directory left

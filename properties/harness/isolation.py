@@ -155,12 +155,48 @@ def implementation_key(spec: str, cwd: str | None = None) -> str:
     return h.hexdigest()[:24]
 
 
+#: Bytes of the bundled default's cache copied into a new implementation's cache at most.
+MAX_SEED_BYTES = 256 << 20
+
+
 def candidate_cache_dir(base: str | None, key: str) -> str | None:
     """The JAX cache the candidates running ``key`` (:func:`implementation_key`) may write, under ``base`` (created;
-    None when ``base`` is None or it cannot be created)."""
+    None when ``base`` is None or it cannot be created).
+
+    A new one starts as a copy of the bundled default's (:func:`_seed`): an implementation the suite has not seen
+    then compiles only its own programs, not the suite's and JAX's small eager ones. A copy, never a link: the
+    candidate may rewrite its own entries, and those are read by no other implementation's runs."""
     if not base:
         return None
-    return _makedirs(os.path.join(base, "candidates", key))
+    path = os.path.join(base, "candidates", key)
+    if not os.path.isdir(path):
+        _seed(base, key, path)
+    return _makedirs(path)
+
+
+def _seed(base: str, key: str, path: str) -> None:
+    """Create ``path`` as a copy of the bundled default's cache (only ever written by candidates running the bundled
+    default), atomically: a temporary directory renamed into place (another process may win the race: then its copy
+    stays)."""
+    from properties.sandbox.loader import DEFAULT_SPEC
+
+    source = os.path.join(base, "candidates", implementation_key(DEFAULT_SPEC))
+    if key == os.path.basename(source) or not os.path.isdir(source):
+        return
+    tmp = f"{path}.seed-{os.getpid()}"
+    try:
+        os.makedirs(tmp, mode=0o700)
+        total = 0
+        for entry in os.scandir(source):
+            if not entry.is_file(follow_symlinks=False):
+                continue
+            total += entry.stat(follow_symlinks=False).st_size
+            if total > MAX_SEED_BYTES:
+                break
+            shutil.copyfile(entry.path, os.path.join(tmp, entry.name), follow_symlinks=False)
+        os.rename(tmp, path)
+    except OSError:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def checker_cache_dir(base: str | None) -> str | None:
