@@ -29,7 +29,7 @@ MINIMUM = 2
 GRID_MINIMUM = 1
 #: ... except that a test whose first example alone cost this many budgets stops after it (one example of
 #: ``rejects_every_violation`` is 24 calls).
-ONE_EXAMPLE_BUDGETS = 4
+ONE_EXAMPLE_BUDGETS = 1
 ENV = "COMPOSED_EXAMPLE_BUDGET"
 
 
