@@ -56,6 +56,8 @@ def _forward(seed, x, pad, n, f):
     def layer(h, k):
         return jax.nn.relu(h @ k + jnp.zeros((), x.dtype)), None
 
+    x = x + (jnp.sum(pad) * 0).astype(x.dtype)  # the salt in every program (jax.jit drops unused arguments)
+
     h, _ = jax.lax.scan(layer, x, kernel)
     return h.reshape(-1)
 
