@@ -55,8 +55,9 @@ def _forward(seed, x, pad, n, f):
 
     def layer(h, k):
         # the salt as a constant in every program (jax.jit drops unused arguments, so `pad` alone left the programs,
-        # and their cache keys, the same from run to run); zeros times it is still exactly the zeros added before
-        return jax.nn.relu(h @ k + jnp.zeros((), x.dtype) * SALT), None
+        # and their cache keys, the same from run to run); zeros times it, in float32 (float16 overflows a large
+        # salt), is still exactly the zeros added before
+        return jax.nn.relu(h @ k + (jnp.zeros((), jnp.float32) * SALT).astype(x.dtype)), None
 
     h, _ = jax.lax.scan(layer, x, kernel)
     return h.reshape(-1)
