@@ -25,12 +25,12 @@ import argparse
 import json
 import os
 import random
-import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
+
+from verdict_time import run_case  # one reader of a composed-check run (benchmarks/ is the script's directory)
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -91,33 +91,10 @@ def write_candidates(tmp: Path) -> dict:
 
 
 def run(tree: Path, spec: str) -> dict:
-    with tempfile.TemporaryDirectory(prefix="targets-") as tmp:
-        report = os.path.join(tmp, "r.json")
-        env = dict(os.environ, CI="true", PYTHONPATH=str(tree))
-        env.pop("COMPOSED_RUN", None)
-        start = time.monotonic()
-        proc = subprocess.Popen([sys.executable, "-m", "properties", spec, "--report", report], cwd=str(tree), env=env,
-                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace")
-        first = [None]
-        lines = []
-
-        def read():
-            for line in proc.stdout:
-                lines.append(line)
-                if first[0] is None and "] FAILED " in line:
-                    first[0] = time.monotonic() - start
-
-        reader = threading.Thread(target=read, daemon=True)
-        reader.start()
-        rc = proc.wait()
-        reader.join(timeout=5)
-        seconds = time.monotonic() - start
-        try:
-            summary = json.loads(Path(report).read_text())["summary"]
-        except (OSError, ValueError, KeyError):
-            summary = None
-    return {"tree": str(tree), "spec": spec, "seconds": round(seconds, 1), "exit": rc,
-            "first_failed_s": None if first[0] is None else round(first[0], 1), "summary": summary,
+    r = run_case(spec, [], tree)
+    first = r["first_failed_s"]
+    return {"tree": str(tree), "spec": spec, "seconds": round(r["seconds"], 1), "exit": r["exit"],
+            "first_failed_s": None if first is None else round(first, 1), "summary": r["summary"],
             "load_1m": round(os.getloadavg()[0], 1)}
 
 

@@ -47,14 +47,18 @@ CASES = {
 TARGETS = {"wrong": 3.0, "hang": 8.0}
 
 
-def run_case(spec: str, extra: list[str]) -> dict:
+def run_case(spec: str, extra: list[str], tree: Path | None = None) -> dict:
+    """``composed-check SPEC`` with ``CI=true``: wall time, time to the first ``FAILED`` line, exit, summary. ``tree``:
+    run that checkout of the suite (working directory and ``PYTHONPATH``) instead of the installed one."""
     with tempfile.TemporaryDirectory(prefix="verdict-time-") as tmp:
         report = os.path.join(tmp, "report.json")
         env = dict(os.environ, CI="true")
+        if tree is not None:
+            env["PYTHONPATH"] = str(tree)
         env.pop("COMPOSED_RUN", None)
         cmd = [sys.executable, "-m", "properties", spec, "--report", report, *extra]
         start = time.monotonic()
-        proc = subprocess.Popen(cmd, cwd=str(ROOT), env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        proc = subprocess.Popen(cmd, cwd=str(tree or ROOT), env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                 text=True, errors="replace")
         first_failed = None
         lines = []

@@ -23,9 +23,9 @@ from functools import cache
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, Phase, given, settings
 
 import composed
+from sampling import draw
 from properties.harness import strategies as S
 from properties.invariants import PROPERTIES
 
@@ -35,15 +35,7 @@ SAMPLE = 400
 
 def sample(strategy, n: int = SAMPLE) -> list:
     """``n`` values of ``strategy`` from a derandomized Hypothesis run (deterministic)."""
-    drawn = []
-
-    @settings(max_examples=n, derandomize=True, database=None, phases=[Phase.generate], deadline=None,
-              suppress_health_check=list(HealthCheck))
-    @given(strategy)
-    def collect(value):
-        drawn.append(value)
-
-    collect()
+    drawn = draw(strategy, n)
     assert len(drawn) >= n // 2, f"only {len(drawn)} values drawn"
     return drawn
 

@@ -37,6 +37,7 @@ from properties.sandbox.loader import load
 HERE = Path(__file__).resolve().parent
 if str(HERE) not in sys.path:
     sys.path.insert(0, str(HERE))
+from sampling import draw  # noqa: E402 (tests/ on sys.path first)
 
 #: Shapes of the calibration: the tier's own; the ``full`` (slow) variants add wider and deeper ones.
 SHAPES = list(TRANSFORM_BUCKETS)
@@ -275,21 +276,6 @@ def test_tier_wiring():
 # --- the tier's wide draws and the derivative boundary set (issue 15) ------------------------------------------------
 
 
-def _sample(strategy, n):
-    from hypothesis import HealthCheck, Phase, given, settings
-
-    drawn = []
-
-    @settings(max_examples=n, derandomize=True, database=None, phases=[Phase.generate], deadline=None,
-              suppress_health_check=list(HealthCheck))
-    @given(strategy)
-    def collect(value):
-        drawn.append(value)
-
-    collect()
-    return drawn
-
-
 def test_tier_strategies_reach_large_shapes_in_a_small_share():
     """About one case in 20 has a large shape of the derivative boundary set (by default its every-run shapes: B = 257,
     F = 129, N = 65), recorded with ``event``; the rest are the tier's buckets (each new shape is a compile per
@@ -302,7 +288,7 @@ def test_tier_strategies_reach_large_shapes_in_a_small_share():
     original = hypothesis.event
     hypothesis.event = lambda text, payload="": kinds.append(str(text))
     try:
-        drawn = _sample(derivative_cases(), 300)
+        drawn = draw(derivative_cases(), 300)
     finally:
         hypothesis.event = original
     kind = [k.split(": ", 1)[1] for k in kinds if k.startswith("transforms case kind: ")]
@@ -318,7 +304,7 @@ def test_tier_strategies_reach_large_shapes_in_a_small_share():
     from properties.harness import strategies as S
 
     assert {c["x_batch"].shape + (c["num_layers"],) for c in big} <= set(WIDE_SHAPES)
-    reached = {s for s in _sample(S.transform_shapes(TRANSFORM_BUCKETS, WIDE_SHAPES), 200)} - set(TRANSFORM_BUCKETS)
+    reached = {s for s in draw(S.transform_shapes(TRANSFORM_BUCKETS, WIDE_SHAPES), 200)} - set(TRANSFORM_BUCKETS)
     assert reached == set(WIDE_SHAPES), (reached, WIDE_SHAPES)
     assert max(s[0] for s in reached) >= 257 and max(s[1] for s in reached) >= 129 and max(s[2] for s in reached) >= 65
 
