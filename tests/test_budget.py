@@ -64,3 +64,16 @@ def test_the_guard_tells_compile_time_from_run_time():
     reply = guard.run(lambda: time.sleep(0.2))
     assert reply["seconds"] >= 0.2 and reply["compile_s"] < 0.05
     assert compile_clock.seconds() > 0
+
+
+def test_run_time_is_measured_on_the_checking_side():
+    """The budget's run time of a reply comes from the checking side's clock: a candidate that claims a long call
+    (to get its examples cut, hiding a bug in the ones not run) is not believed; what it claims as compile time only
+    lowers the run time; a claim that is not a number counts as nothing."""
+    from properties.harness.proxy import ELAPSED, _run_time
+
+    assert _run_time({ELAPSED: 0.01, "seconds": 1e9, "compile_s": 0.0}) == 0.01
+    assert _run_time({ELAPSED: 0.5, "seconds": 0.5, "compile_s": 0.2}) == 0.5 - 0.2
+    assert _run_time({ELAPSED: 0.5, "compile_s": 1e9}) == 0.0
+    assert _run_time({ELAPSED: 0.5, "compile_s": "lots"}) == 0.5
+    assert _run_time({"seconds": 0.25, "compile_s": None}) == 0.25  # in process: the guard's own clock

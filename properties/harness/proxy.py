@@ -278,7 +278,7 @@ class Candidate:
 
     def _judge(self, op: str, reply: dict, where: str) -> dict | None:
         self.last = reply
-        self.run_seconds += max(0.0, (reply.get("seconds") or 0.0) - (reply.get("compile_s") or 0.0))  # issue 17
+        self.run_seconds += _run_time(reply)
         self.notes += [n for n in reply.get("notes") or () if n not in self.notes]
         if reply.get("status") == "internal":
             raise RuntimeError(f"the candidate process could not serve {op!r}: {reply.get('message')}")
@@ -365,6 +365,23 @@ class _Process:
     def leftovers(self) -> set[int]:
         """Live processes of this candidate other than the server itself (the implementation's children)."""
         return processes.members(self.popen.pid, marker=(processes.ENV_CANDIDATE, self.marker)) - {self.popen.pid}
+
+
+#: The key under which the checking side records how long a reply took by its own clock.
+ELAPSED = "elapsed_here"
+
+
+def _seconds(value) -> float:
+    return float(value) if type(value) in (int, float) and value == value and value >= 0 else 0.0
+
+
+def _run_time(reply: dict) -> float:
+    """The implementation's run time in one reply, for the example budget (:mod:`properties.harness.budget`): the
+    time the call took by the checking side's clock (the guard's own ``seconds`` in process), less the compile time
+    the reply claims, at most all of it. A candidate can lower it by claiming compiles (its examples are then not
+    cut), never raise it: a cut needs real seconds."""
+    total = _seconds(reply[ELAPSED] if ELAPSED in reply else reply.get("seconds"))
+    return total - min(total, _seconds(reply.get("compile_s")))
 
 
 class IsolationMissing(SpecError):
@@ -498,8 +515,9 @@ class ProcessCandidate(Candidate):
                 self._mark(f"the candidate process {processes.describe_exit(status)} during the call {where}"
                            f"{self._notes()}{_tail(tail)}")
             else:
+                reply[ELAPSED] = time.monotonic() - start  # this side's clock, whatever the reply says
                 if reply.get("status") == "ok" and not reply.get("misbehaviour"):
-                    self.runstate.note_returned(time.monotonic() - start)
+                    self.runstate.note_returned(reply[ELAPSED])
                 reply["value"] = wire.decode(reply.get("value"), jax_arrays=False)
                 return reply
             self._drop()
