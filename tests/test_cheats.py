@@ -13,7 +13,6 @@ time (``cli_support.run_all``).
 from __future__ import annotations
 
 import ctypes
-import json
 import os
 import shutil
 import sys

@@ -28,7 +28,7 @@ from properties.harness.profiles import register_profiles
 # At import, not in pytest_configure: Hypothesis's own plugin loads --hypothesis-profile in its pytest_configure.
 register_profiles()
 
-from properties.runner.options import DEFAULT_HOST_DEVICES, ENV_CACHE, ENV_HOST_DEVICES, ENV_IMPL  # noqa: E402
+from properties.runner.options import DEFAULT_HOST_DEVICES, ENV_HOST_DEVICES, ENV_IMPL  # noqa: E402
 
 __all__ = [
     "pytest_addoption", "pytest_configure", "pytest_unconfigure", "pytest_sessionfinish", "pytest_report_header",
