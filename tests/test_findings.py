@@ -283,7 +283,7 @@ def _check_first(name: str, found: list[dict]) -> None:
 def test_first_finding_names_a_declared_killer(name):
     props = [p for p in recorded_killers(name) if p not in SLOW_PROPS]
     assert len(props) >= 2, props
-    _check_first(name, _findings_for(name, props, 4, None))
+    _check_first(name, _findings_for(name, props, 4, "ci"))  # derandomized, as under CI: 4 random draws may miss
 
 
 @pytest.mark.slow
